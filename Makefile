@@ -1,0 +1,36 @@
+# The two commands of the README:
+#   make smoke   set up, then run the smoke study (params/smoke.yaml) end to end on CPU
+#   make test    set up, then run every test (nbdev-test over nbs/, pytest tests/) and print "N passed, N failed"
+# Each does its own set-up into a local virtualenv (.venv) on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install smoke test export clean-nbs docs bench
+
+$(VENV)/.installed: pyproject.toml Makefile scripts/install.sh
+	bash scripts/install.sh $(PYTHON) $(VENV)
+	touch $@
+
+install: $(VENV)/.installed
+
+smoke: install
+	$(VENV)/bin/metamath-nb reproduce params/smoke.yaml
+
+test: install
+	$(PY) scripts/run_tests.py
+
+export: install
+	$(VENV)/bin/nbdev-export && $(VENV)/bin/nbdev-clean
+
+docs: install
+	$(PY) -m metamath_nb.site
+
+bench: install
+	for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
