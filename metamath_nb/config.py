@@ -114,6 +114,12 @@ class EvalConfig(Strict):
     batch_size: int = Field(8, ge=1)
     prompt: Optional[str] = None        # override the paper's prompt template (must contain {instruction})
     grading: list[Literal['metamath', 'robust']] = Field(default_factory=lambda: ['metamath', 'robust'])
+    stop: Optional[list[str]] = None    # stop strings; None: MetaMath's eval stop strings
+    temperature: float = Field(0.0, ge=0) # 0: greedy, the paper's protocol
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = 0                       # seeded subset (with `limit`) and sampling seed
+    device: str = 'auto'                # hf engine: auto, cpu, cuda
+    length_bins: int = Field(3, ge=1)   # equal-count question-length groups (paper's Figure 7)
 
 # %% ../nbs/00_config.ipynb #bcafa04f
 Stage = Literal['synthesize', 'finetune', 'evaluate']
