@@ -129,6 +129,7 @@ class RunConfig(Strict):
     study: str = Field(pattern=r'^[A-Za-z0-9_.-]+$')  # outputs/<study>/...
     run_id: Optional[str] = Field(None, pattern=r'^[A-Za-z0-9_.-]+$') # default: <params stem>-<hash of params>
     seed: int = 42
+    labels: dict[str, str] = Field(default_factory=dict) # free tags for reports, e.g. {table: table3, row: GSM8K AnsAug}
     output_root: str = 'outputs'
     stages: list[Stage] = Field(default_factory=lambda: ['synthesize', 'finetune', 'evaluate'])
     data: DataConfig = Field(default_factory=DataConfig)
