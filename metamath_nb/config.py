@@ -76,7 +76,10 @@ class AugmentConfig(Strict):
 class CurateConfig(Strict):
     "Dedup, decontamination and export"
     near_dup_threshold: float = Field(0.9, gt=0, le=1) # Jaccard similarity over word n-grams
+    near_dup_ngram: int = Field(5, ge=1)      # word n-grams compared for near duplicates
+    minhash_bins: int = Field(64, ge=8)       # MinHash signature length (one-permutation hashing), split into LSH bands
     decontam_ngram: int = Field(13, ge=1)
+    decontam_min_tokens: int = Field(8, ge=1) # test items shorter than decontam_ngram but at least this long match as whole
     decontaminate_against: list[str] = Field(default_factory=lambda: ['gsm8k', 'math', 'math500', 'gsm8k_backward'])
 
 # %% ../nbs/00_config.ipynb #e5291a1a
