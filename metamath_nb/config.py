@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = ['AugType', 'Stage', 'Strict', 'SeedSource', 'DataConfig', 'Price', 'TeacherConfig', 'AugmentConfig', 'CurateConfig',
            'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError', 'load_params', 'params_hash', 'file_sha256',
            'set_seed', 'secret_values', 'redact', 'git_commit', 'package_versions', 'RunDir', 'default_run_id',
-           'start_run']
+           'start_run', 'open_run']
 
 # %% ../nbs/00_config.ipynb #98f59778
 class Strict(BaseModel):
@@ -295,7 +295,12 @@ class RunDir:
         self.manifest.setdefault('data_files', {})[str(path)] = h
         self._save(); return h
 
-    def _save(self): self.write_json('manifest.json', self.manifest)
+    def _save(self):
+        "Write the manifest, keeping data files that other processes (stage notebooks) recorded meanwhile"
+        f = self.path/'manifest.json'
+        disk = json.loads(f.read_text()).get('data_files', {}) if f.exists() else {}
+        self.manifest['data_files'] = {**disk, **self.manifest.get('data_files', {})}
+        self.write_json('manifest.json', self.manifest)
 
     def finish(self, status='done', **extra):
         "Record the end time and the run's status"
@@ -322,3 +327,13 @@ def start_run(cfg: RunConfig, root=None) -> RunDir:
         'data_files': old.get('data_files', {})}
     run._save()
     return run
+
+# %% ../nbs/00_config.ipynb #24d7499e
+def open_run(params_file, run_dir=None) -> RunDir:
+    "The run of `params_file`: reopen `run_dir` when given (a stage of a reproduce run), else start one"
+    cfg = load_params(params_file)
+    if not run_dir: return start_run(cfg)
+    path = Path(run_dir)
+    if not (path/'manifest.json').exists(): raise FileNotFoundError(f"{path}: not a run folder (no manifest.json)")
+    set_seed(cfg.seed)
+    return RunDir(path, cfg, json.loads((path/'manifest.json').read_text()))
