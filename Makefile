@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile scripts/install.sh
 install: $(VENV)/.installed
 
 smoke: install
-	$(VENV)/bin/metamath-nb reproduce params/smoke.yaml
+	$(VENV)/bin/metamath-nb reproduce params/smoke.yaml --report
 
 test: install
 	$(PY) scripts/run_tests.py
