@@ -1,6 +1,7 @@
 """Run every test of metamath-nb and end with one line: `N passed, N failed, N skipped`.
 
-1. `nbdev-export` and `nbdev-clean` must leave the tracked files unchanged (notebooks are the source).
+1. `nbdev-export` and `nbdev-clean` must leave the tracked files unchanged (notebooks are the source), and README.md
+   must be what `python -m metamath_nb.site` makes from nbs/index.ipynb.
 2. `nbdev-test` runs each notebook in nbs/ top to bottom in a fresh kernel (one test per notebook; cells flagged
    `slow`/`gpu` are skipped unless TEST_FLAGS names them, e.g. TEST_FLAGS=slow).
 3. `pytest tests/` (one test per pytest item).
@@ -35,6 +36,10 @@ else:
     failed += 1
     print('FAIL nbdev-export/nbdev-clean changed files (or failed): run `make export` and commit the result')
     subprocess.run(['git', 'status', '--short', 'nbs', 'metamath_nb'])
+
+if run([sys.executable, '-m', 'metamath_nb.site', '--check-readme']).returncode == 0:
+    passed += 1; print('PASS README.md matches nbs/index.ipynb')
+else: failed += 1; print('FAIL README.md is stale or missing: run `make docs` and commit README.md')
 
 nbs = sorted(p for p in (root/'nbs').glob('*.ipynb') if not p.name.startswith('_'))
 flags = os.environ.get('TEST_FLAGS', '')
