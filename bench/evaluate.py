@@ -1,0 +1,110 @@
+"""Evaluation throughput, and the SmolLM2 baseline.
+
+    python bench/evaluate.py               # CPU: tiny model, batched vs one-at-a-time on the same 64 items;
+                                           # then vLLM on GSM8K test (1319 items, 7B-shaped model) where CUDA + vLLM exist
+    python bench/evaluate.py --baseline    # SmolLM2-135M-Instruct on seeded GSM8K / MATH500 subsets, both graders
+
+Prints figures; writes nothing into the repository (scratch goes to a temporary folder unless --out is given).
+"""
+import argparse, json, os, sys, tempfile, time
+from pathlib import Path
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
+
+from metamath_nb.config import EvalConfig
+from metamath_nb.data import data_dir, mini_seeds, load_benchmark
+from metamath_nb.evaluate import (evaluate, eval_prompt, HFEngine, VLLMEngine, METAMATH_STOP, read_predictions,
+                                  vllm_available, wilson_ci)
+from metamath_nb.models import load_model, tiny_llama, smollm2_path
+
+
+def items_64():
+    "The same 64 items every time: the mini seed set (GSM8K format first, then MATH format)"
+    return (list(mini_seeds('gsm8k')) + list(mini_seeds('math')))[:64]
+
+
+def cpu_throughput(max_new_tokens=128, batch_size=8):
+    "Tiny model: batched (batch_size) vs one-at-a-time generation of the same 64 prompts, in one process"
+    import torch
+    model, tok = load_model(str(tiny_llama()), device='cpu')
+    probs = items_64()
+    prompts = [eval_prompt(p.question) for p in probs]
+    out = {}
+    for bs in (batch_size, 1):
+        eng = HFEngine(model, tok, batch_size=bs, model_id='tiny')
+        eng(prompts[:2], 4, METAMATH_STOP)   # warm-up
+        t = time.perf_counter()
+        res = [c for i in range(0, len(prompts), bs) for c in eng(prompts[i:i + bs], max_new_tokens, METAMATH_STOP)]
+        dt = time.perf_counter() - t
+        out[bs] = dict(seconds=dt, items_per_s=len(prompts) / dt, tokens=sum(c['completion_tokens'] for c in res),
+                       texts=[c['text'] for c in res])
+        print(f"tiny model, batch_size={bs:2d}: {len(prompts)} items in {dt:6.2f} s = {len(prompts) / dt:6.2f} items/s, "
+              f"{out[bs]['tokens'] / dt:7.1f} new tokens/s ({out[bs]['tokens']} tokens, budget {max_new_tokens})", flush=True)
+    same = sum(a == b for a, b in zip(out[batch_size]['texts'], out[1]['texts']))
+    print(f"speed-up batched/single: {out[batch_size]['items_per_s'] / out[1]['items_per_s']:.2f}x; "
+          f"identical outputs batched vs single: {same}/{len(prompts)} (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+    return out
+
+
+def seven_b_shaped(folder: Path) -> Path:
+    "A Llama-2-7B-shaped config (4096 hidden, 32 layers, 11008 MLP) with SmolLM2's tokenizer, for vLLM's dummy weights"
+    from transformers import AutoTokenizer, LlamaConfig
+    tok = AutoTokenizer.from_pretrained(smollm2_path())
+    cfg = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+                      num_key_value_heads=32, max_position_embeddings=4096, vocab_size=len(tok), torch_dtype='bfloat16',
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg.save_pretrained(folder); tok.save_pretrained(folder)
+    return folder
+
+
+def vllm_gsm8k(model=None, out=None):
+    "GSM8K test, all 1319 items, through evaluate() with the vLLM engine; wall time"
+    if not vllm_available(): print("vLLM GSM8K benchmark skipped: needs vLLM and a CUDA device"); return None
+    if data_dir() is None: print("vLLM GSM8K benchmark skipped: benchmark data absent (set METAMATH_DATA)"); return None
+    out = Path(out or tempfile.mkdtemp())
+    t0 = time.perf_counter()
+    if model: eng = VLLMEngine(model)
+    else: eng = VLLMEngine(str(seven_b_shaped(out/'llama-7b-shaped')), load_format='dummy', dtype='bfloat16', max_model_len=2048)
+    t1 = time.perf_counter()
+    res = evaluate(EvalConfig(engine='vllm'), out/'run', model=eng)
+    t2 = time.perf_counter()
+    tm = res.metrics['timing']['gsm8k']
+    toks = sum(r['completion_tokens'] or 0 for r in read_predictions(res.predictions['gsm8k']))
+    print(f"vLLM GSM8K ({model or '7B-shaped Llama, dummy weights'}): {res.metrics['benchmarks']['gsm8k']['n']} items, "
+          f"engine start {t1 - t0:.1f} s, generation {tm['generation_s']:.1f} s ({tm['items_per_s']:.2f} items/s, "
+          f"{toks / tm['generation_s']:.0f} new tokens/s), evaluate() wall {t2 - t1:.1f} s")
+    return res
+
+
+def baseline(gsm8k=100, math500=50, out=None, batch_size=8):
+    "SmolLM2-135M-Instruct with the paper's protocol on seeded subsets; accuracy with 95% Wilson intervals"
+    out = Path(out or tempfile.mkdtemp())
+    benches = {k: v for k, v in (('gsm8k', gsm8k), ('math500', math500)) if v}
+    for b, n in benches.items():
+        cfg = EvalConfig(model='smollm2', benchmarks=[b], limit=n, seed=0, batch_size=batch_size, device='cpu')
+        res = evaluate(cfg, out, data_dir=data_dir())
+        m, tm = res.metrics['benchmarks'][b], res.metrics['timing'][b]
+        for mode in cfg.grading:
+            k = m[mode]['correct']; lo, hi = wilson_ci(k, m['n'])
+            print(f"SmolLM2-135M-Instruct {b} (seeded subset n={m['n']}, seed 0) {mode:8s}: {k}/{m['n']} = {k / m['n']:.1%} "
+                  f"(95% CI {lo:.1%}-{hi:.1%}); no answer extracted: {m['no_answer'][mode]}", flush=True)
+        print(f"  generated {tm['generated']} (reused {tm['reused']}) at {tm['items_per_s']} items/s; output in {out}")
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--baseline', action='store_true', help='run the SmolLM2 baseline instead of the throughput benchmark')
+    ap.add_argument('--gsm8k', type=int, default=100, help='baseline: GSM8K subset size (0: skip)')
+    ap.add_argument('--math500', type=int, default=50, help='baseline: MATH500 subset size (0: skip)')
+    ap.add_argument('--out', default=None, help='run folder (reusing it resumes)')
+    ap.add_argument('--vllm-model', default=None, help='vLLM benchmark: a real model instead of the 7B-shaped dummy')
+    ap.add_argument('--max-new-tokens', type=int, default=128, help='CPU benchmark: new-token budget')
+    a = ap.parse_args()
+    if a.baseline:
+        if data_dir() is None: sys.exit("baseline needs the benchmark data (set METAMATH_DATA)")
+        baseline(a.gsm8k, a.math500, a.out)
+    else:
+        cpu_throughput(a.max_new_tokens)
+        vllm_gsm8k(a.vllm_model, a.out)
