@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #ca443f58
 from __future__ import annotations
-import difflib, hashlib, json, os, platform, random, re, subprocess, sys, time
+import difflib, hashlib, json, os, platform, random, re, subprocess, sys, tempfile, time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -332,7 +332,14 @@ def start_run(cfg: RunConfig, root=None) -> RunDir:
 def open_run(params_file, run_dir=None) -> RunDir:
     "The run of `params_file`: reopen `run_dir` when given (a stage of a reproduce run), else start one"
     cfg = load_params(params_file)
-    if not run_dir: return start_run(cfg)
+    if not run_dir:
+        # a notebook run by hand writes under the project's outputs/; under nbdev-test (IN_TEST), into a temp folder
+        root = Path(cfg.output_root)
+        if os.environ.get('IN_TEST'): root = Path(tempfile.mkdtemp())/'outputs'
+        elif not root.is_absolute():
+            proj = next((d for d in Path(params_file).resolve().parents if (d/'pyproject.toml').exists()), Path.cwd())
+            root = proj/root
+        return start_run(cfg, root=root)
     path = Path(run_dir)
     if not (path/'manifest.json').exists(): raise FileNotFoundError(f"{path}: not a run folder (no manifest.json)")
     set_seed(cfg.seed)
