@@ -32,7 +32,7 @@ def stage_hash(cfg: RunConfig, stage: str) -> str:
 def nbs_dir() -> Path:
     "The folder with the study notebooks (nbs/ beside the package in a clone)"
     p = Path(__file__).resolve().parents[1]/'nbs'
-    if not (p/STAGE_NOTEBOOKS['synthesize']).exists():
+    if not any((p/n).exists() for n in STAGE_NOTEBOOKS.values()):
         raise FileNotFoundError(f"study notebooks not found in {p}: run from a clone of metamath-nb")
     return p
 
