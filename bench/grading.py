@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('HF_DATASETS_OFFLINE', '1')
 from tqdm.auto import tqdm
 from metamath_nb.data import data_dir, load_benchmark, last_boxed
-from metamath_nb.grading import grade, grade_output, compare_answers, sympy_worker
+from metamath_nb.grading import grade, grade_output, compare_answers, sympy_worker, normalize_answer, parse_number
 
 def reformat(ans: str) -> str:
     "A variant a model might write: spaces around operators and commas, \\dfrac for \\frac, \\left( \\right)"
@@ -22,6 +22,19 @@ def reformat(ans: str) -> str:
     s = re.sub(r'(?<!\\left)(?<!\\)\(', r'\\left(', s)
     s = re.sub(r'(?<!\\right)(?<!\\)\)', r'\\right)', s)
     return s
+
+def value_rewrite(ans: str):
+    "An equivalent answer in another form a model might write, or None: a decimal for a terminating fraction, thousands commas added or removed"
+    norm = normalize_answer(ans)[0]
+    v = parse_number(norm)
+    if v is None: return None
+    if v.denominator != 1:
+        d = v.denominator
+        while d % 2 == 0: d //= 2
+        while d % 5 == 0: d //= 5
+        return str(float(v)) if d == 1 else None
+    if abs(v) >= 1000: return str(v) if ',' in ans else f'{int(v):,}'
+    return None
 
 def timed(fn, items, desc):
     "Run fn over items, return (results, total seconds, slowest seconds, index of slowest)"
@@ -51,6 +64,12 @@ def main():
         if mode == 'robust':
             for v, g, ok in zip(variants, golds, var):
                 if not ok: print('   robust miss:', repr(g), 'vs', repr(v))
+    rewrites = [(value_rewrite(g), g) for g in golds]
+    rewrites = [(r, g) for r, g in rewrites if r is not None and r != g.strip() and not re.fullmatch(r'-?\d*\.\d+', g.strip())]
+    for mode in ('robust', 'metamath'):
+        print(f'{mode:9s} gold vs an equivalent value rewrite (decimal for a terminating fraction, thousands commas '
+              f'added/removed): {sum(grade(r, g, "math", mode) for r, g in rewrites)}/{len(rewrites)}')
+    print('   examples:', rewrites[:4])
 
     print('\n== Speed (5000 predictions: even = re-formatted gold, odd = next item\'s gold)')
     preds = [variants[i] if i % 2 == 0 else golds[(i + 1) % n] for i in range(n)]

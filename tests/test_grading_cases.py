@@ -70,7 +70,7 @@ MATH_CASES = [
     # delimiters and boxes
     (r'$\frac{1}{2}$', '0.5', EQ), (r'\boxed{5}', '5', EQ), (r'\(5\)', '5', EQ), ('5.', '5', EQ), (r'$$x^2$$', 'x^2', EQ),
     # text
-    ('Monday', 'monday', EQ), ('Tuesday', 'Monday', NE), (r'\text{Sunday}', 'Sunday', EQ), ('', '5', NE),
+    ('sin(x)', r'\sin x', EQ), (r'\cos(2x)', r'\cos 2x', EQ), ('2sin(x)cos(x)', r'\sin 2x', EQ), ('Monday', 'monday', EQ), ('Tuesday', 'Monday', NE), (r'\text{Sunday}', 'Sunday', EQ), ('', '5', NE),
 ]
 # (prediction, gold, expected) for kind='gsm8k'
 GSM8K_CASES = [
