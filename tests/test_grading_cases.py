@@ -71,6 +71,10 @@ MATH_CASES = [
     (r'$\frac{1}{2}$', '0.5', EQ), (r'\boxed{5}', '5', EQ), (r'\(5\)', '5', EQ), ('5.', '5', EQ), (r'$$x^2$$', 'x^2', EQ),
     # text
     ('sin(x)', r'\sin x', EQ), (r'\cos(2x)', r'\cos 2x', EQ), ('2sin(x)cos(x)', r'\sin 2x', EQ), ('Monday', 'monday', EQ), ('Tuesday', 'Monday', NE), (r'\text{Sunday}', 'Sunday', EQ), ('', '5', NE),
+    # more not-equal traps
+    ('2', '2.0001', NE), ('1000', '1,001', NE), (r'\frac{1}{2}', '2', NE), ('x^2', '2x', NE), ('(1,2]', '(1,2)', NE),
+    (r'3\pi', '9.42', NE), (r'\sqrt{2}', '1.414', NE), ('12', '1,2', NE), ('A', 'B', NE), ('5i', '5', NE),
+    ('2^{3}', '6', NE), (r'10\%', '1', NE),
 ]
 # (prediction, gold, expected) for kind='gsm8k'
 GSM8K_CASES = [
