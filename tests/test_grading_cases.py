@@ -75,6 +75,9 @@ MATH_CASES = [
     ('2', '2.0001', NE), ('1000', '1,001', NE), (r'\frac{1}{2}', '2', NE), ('x^2', '2x', NE), ('(1,2]', '(1,2)', NE),
     (r'3\pi', '9.42', NE), (r'\sqrt{2}', '1.414', NE), ('12', '1,2', NE), ('A', 'B', NE), ('5i', '5', NE),
     ('2^{3}', '6', NE), (r'10\%', '1', NE),
+    # seen when grading MATH gold answers against each other
+    (r'5\text{ digits}', '5', EQ), (r'18\text{ ways.}', '18', EQ), (r'8\sqrt{3} \text { square inches}', r'8\sqrt{3}', EQ),
+    ('4210_{7}', '4210_{5}', NE), (r'7.2\%', '7.2', EQ), (r'135\text{ square feet}', '136', NE),
 ]
 # (prediction, gold, expected) for kind='gsm8k'
 GSM8K_CASES = [
