@@ -510,7 +510,8 @@ def _generate(self: Teacher, requests: Sequence[GenRequest], desc: str = '') -> 
     state = {'in_flight': 0, 'shown': 0.0, 'flush_due': False}
     def show(force=False):
         if self.progress and (force or time.time() - state['shown'] > 0.5):
-            bar.set_postfix(done=st.done, cached=st.cached, failed=st.failed, in_flight=state['in_flight'], refresh=False); state['shown'] = time.time()
+            bar.set_postfix_str(f"done={st.done} cached={st.cached} failed={st.failed} in_flight={state['in_flight']}", refresh=False)
+            state['shown'] = time.time()
     pending = []
     def flush():
         "Commit the finished samples waiting in `pending` in one transaction; only then count them as done"
