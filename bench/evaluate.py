@@ -101,7 +101,10 @@ if __name__ == '__main__':
     ap.add_argument('--out', default=None, help='run folder (reusing it resumes)')
     ap.add_argument('--vllm-model', default=None, help='vLLM benchmark: a real model instead of the 7B-shaped dummy')
     ap.add_argument('--max-new-tokens', type=int, default=128, help='CPU benchmark: new-token budget')
+    ap.add_argument('--threads', type=int, default=None, help='torch CPU threads (1 is fastest on an oversubscribed machine)')
     a = ap.parse_args()
+    if a.threads:
+        import torch; torch.set_num_threads(a.threads)
     if a.baseline:
         if data_dir() is None: sys.exit("baseline needs the benchmark data (set METAMATH_DATA)")
         baseline(a.gsm8k, a.math500, a.out)
