@@ -573,7 +573,7 @@ async def _run_http(self: Teacher, requests, todo, done, fail, st, state, show):
     import aiohttp
     c, be, queue = self.cfg, self.backend, deque(todo)
     r0, t0 = be.requests_made, be.retries
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c.max_in_flight),
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c.max_in_flight), trust_env=True, # proxies as in the env
                                      timeout=aiohttp.ClientTimeout(total=c.timeout_s)) as client:
         async def worker():
             while queue and st.stop_reason is None:
@@ -606,6 +606,7 @@ def _run_local(self: Teacher, requests, todo, done, st):
         r = requests[ri]
         groups[(r.temperature, r.top_p, r.max_tokens, tuple(r.stop or ()), r.seed, len(ms))].append(ri)
     for (temp, top_p, mx, stop, seed, m), ris in groups.items():
+        ris.sort(key=lambda ri: -prompt_bytes(requests[ri]))  # similar lengths share a batch: less padding
         for s in range(0, len(ris), self.backend.chunk):
             chunk = ris[s:s + self.backend.chunk]
             ws = [self.ledger.worst(requests[ri]) * m for ri in chunk]
