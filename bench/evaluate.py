@@ -52,8 +52,8 @@ def seven_b_shaped(folder: Path) -> Path:
     from transformers import AutoTokenizer, LlamaConfig
     tok = AutoTokenizer.from_pretrained(smollm2_path())
     cfg = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-                      num_key_value_heads=32, max_position_embeddings=4096, vocab_size=len(tok), torch_dtype='bfloat16',
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+                      num_key_value_heads=32, max_position_embeddings=4096, vocab_size=len(tok), dtype='bfloat16',
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, architectures=['LlamaForCausalLM'])
     folder.mkdir(parents=True, exist_ok=True)
     cfg.save_pretrained(folder); tok.save_pretrained(folder)
     return folder
