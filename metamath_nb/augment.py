@@ -16,11 +16,11 @@ from . import grading, prompts
 from .teacher import GenRequest, GenResult
 
 # %% auto #0
-__all__ = ['Dataset', 'MM_TYPES', 'FUNNEL', 'AUGMENTATIONS', 'NumberSpan', 'mask_variable', 'find_numbers', 'maskable_numbers',
-           'mask_number', 'fobar_question', 'sv_question', 'sv_spans', 'masking_coverage', 'metamath_type', 'Candidate',
-           'clean_response', 'clean_rewrite', 'check_statement', 'solve', 'ans_aug', 'rephrasing', 'normalise_text',
-           'fobar', 'self_verification', 'SynthesisResult', 'funnel_counts', 'seed_ledger', 'synthesize',
-           'write_synthesis', 'load_seeds', 'scripted_solver']
+__all__ = ['Dataset', 'MM_TYPES', 'FUNNEL', 'AUGMENTATIONS', 'PAPER_TARGETS', 'NumberSpan', 'mask_variable', 'find_numbers',
+           'maskable_numbers', 'mask_number', 'fobar_question', 'sv_question', 'sv_spans', 'masking_coverage',
+           'metamath_type', 'Candidate', 'clean_response', 'clean_rewrite', 'check_statement', 'solve', 'ans_aug',
+           'rephrasing', 'normalise_text', 'fobar', 'self_verification', 'SynthesisResult', 'funnel_counts',
+           'seed_ledger', 'synthesize', 'write_synthesis', 'load_seeds', 'scripted_solver']
 
 # %% ../nbs/05_augment.ipynb #17b9294a
 @dataclass(frozen=True)
@@ -354,7 +354,7 @@ def funnel_counts(cands: list[Candidate]) -> dict:
         for s in FUNNEL[:order[c.stage] + 1]: f[s] += 1
     return out
 
-def seed_ledger(seeds, cands: list[Candidate], types: list[str]) -> pd.DataFrame:
+def seed_ledger(seeds, cands: list[Candidate], types: list[str], stopped: str = '') -> pd.DataFrame:
     "One line per seed and type: kept (some candidate verified), rejected (with the main reason) or failed (teacher errors only)"
     by = {}
     for c in cands: by.setdefault((c.seed_id, c.type), []).append(c)
@@ -365,6 +365,7 @@ def seed_ledger(seeds, cands: list[Candidate], types: list[str]) -> pd.DataFrame
             ver = sum(c.verified for c in cs); errs = [c.error for c in cs if c.error]
             reasons = Counter(c.reason for c in cs if not c.verified)
             if ver: status, reason = 'kept', ''
+            elif not cs and stopped: status, reason = 'failed', f'not run: {stopped}'
             elif not cs: status, reason = 'rejected', 'no maskable number' if aug in ('FOBAR', 'SV') else 'nothing requested'
             elif len(errs) == len(cs): status, reason = 'failed', 'teacher error'
             else: status, reason = 'rejected', '; '.join(f'{r} x{k}' for r, k in reasons.most_common())
@@ -372,6 +373,9 @@ def seed_ledger(seeds, cands: list[Candidate], types: list[str]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=['seed_id', 'type', 'status', 'requested', 'verified', 'reason', 'error'])
 
 # %% ../nbs/05_augment.ipynb #7f1ce25d
+PAPER_TARGETS = {'GSM_AnsAug': 80_000, 'GSM_Rephrased': 80_000, 'GSM_SV': 40_000, 'GSM_FOBAR': 40_000,
+                 'MATH_AnsAug': 75_000, 'MATH_Rephrased': 50_000, 'MATH_SV': 15_000, 'MATH_FOBAR': 15_000} # Table 1
+
 def _items(aug, seeds) -> int:
     "How many items one sample per item means (seeds, or masked questions for FOBAR)"
     return sum(len(maskable_numbers(p.question, _dataset(p))) for p in seeds) if aug == 'FOBAR' else len(seeds)
@@ -405,7 +409,7 @@ def synthesize(cfg, # RunConfig: uses cfg.augment and cfg.seed
             cands += mine
             if stopped: break
         if stopped: break
-    res = SynthesisResult(cands, seed_ledger(seeds, cands, aug.types), funnel_counts(cands), rounds, stopped)
+    res = SynthesisResult(cands, seed_ledger(seeds, cands, aug.types, stopped), funnel_counts(cands), rounds, stopped)
     if run_dir is not None: write_synthesis(res, run_dir)
     return res
 

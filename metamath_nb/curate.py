@@ -57,7 +57,7 @@ def _mix(h: np.ndarray) -> np.ndarray:
 # %% ../nbs/06_curate.ipynb #c7fad9d2
 def word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     "Hash every normalised word of `texts`: (uint64 hashes, offsets) with text i's words at offsets[i]:offsets[i+1]"
-    buf = '\x00'.join(texts).encode('utf-8', 'surrogatepass')
+    buf = '\x00'.join(texts).lower().encode('utf-8', 'surrogatepass')   # lower() also folds non-ASCII letters
     b = np.frombuffer(buf, np.uint8)
     c = _BYTE[b]
     isw = c != 0
