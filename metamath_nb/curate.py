@@ -470,11 +470,11 @@ def funnel_table(synthesis_counts: dict, curation: CurationResult) -> pd.DataFra
     return df.rename_axis('type').reset_index()[['type', *FUNNEL_STAGES]]
 
 def plot_funnel(funnel: pd.DataFrame, title: str = 'Synthesis funnel'):
-    "Items left after each stage, one line per type (log scale)"
+    "Items left after each stage, one line per type (log scale, zero drawn at the bottom)"
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4))
-    for _, r in funnel.iterrows(): ax.plot(FUNNEL_STAGES, [max(r[s], 0.8) for s in FUNNEL_STAGES], marker='o', label=r['type'])
-    ax.set_yscale('log'); ax.set_ylabel('items (log)'); ax.set_title(title); ax.legend(fontsize=8, ncol=2)
+    for _, r in funnel.iterrows(): ax.plot(FUNNEL_STAGES, [r[s] for s in FUNNEL_STAGES], marker='o', label=r['type'])
+    ax.set_yscale('symlog', linthresh=1); ax.set_ylim(bottom=0); ax.set_ylabel('items (log scale above 1)'); ax.set_title(title); ax.legend(fontsize=8, ncol=2)
     ax.tick_params(axis='x', rotation=20); fig.tight_layout(); plt.close(fig)
     return fig
 
