@@ -19,9 +19,10 @@ from .config import CurateConfig
 # %% auto #0
 __all__ = ['METAMATHQA_FIELDS', 'METAMATHQA_TYPES', 'TYPE_NAMES', 'FUNNEL_STAGES', 'normalise', 'word_hashes', 'ngram_hashes',
            'text_hashes', 'minhash_signatures', 'densify', 'jaccard', 'lsh_bands', 'lsh_pairs', 'TestItem',
-           'test_items', 'TestIndex', 'contaminated', 'as_row', 'markdown_table', 'CurationResult', 'curate',
-           'split_type', 'composition', 'table1_composition', 'dataset_card', 'export_metamathqa', 'funnel_table',
-           'plot_funnel', 'final_ledger', 'synthesis_stage']
+           'test_items', 'TestIndex', 'contaminated', 'as_row', 'markdown_table', 'CurationResult', 'exact_duplicates',
+           'near_duplicates', 'contaminated_rows', 'stage_counts', 'curate', 'split_type', 'composition',
+           'table1_composition', 'dataset_card', 'export_metamathqa', 'funnel_table', 'plot_funnel', 'final_ledger',
+           'synthesis_stage']
 
 # %% ../nbs/06_curate.ipynb #5e46ab0d
 def normalise(text: str) -> str:
@@ -330,6 +331,56 @@ def _keep_targets(order, types, targets, seed):
     return sorted(drop)
 
 # %% ../nbs/06_curate.ipynb #4335a3bc
+def exact_duplicates(rows: list[dict], exact: np.ndarray, alive: np.ndarray) -> dict:
+    "Rows whose normalised query and response equal an earlier row's: {row: (earlier row, 1.0, '')}"
+    _, first, inv = np.unique(exact, return_index=True, return_inverse=True)
+    same = lambda i, j: all(normalise(rows[i][k]) == normalise(rows[j][k]) for k in ('query', 'response'))
+    return {int(i): (int(first[inv[i]]), 1.0, '') for i in np.flatnonzero((first[inv] != np.arange(len(rows))) & alive)
+            if same(i, first[inv[i]])}
+
+# %% ../nbs/06_curate.ipynb #8b539a1a
+def near_duplicates(rows: list[dict], sig: np.ndarray, alive: np.ndarray, cfg: CurateConfig) -> dict:
+    "Rows in a group of near duplicates (exact Jaccard >= threshold) other than its first: {row: (first row, similarity, '')}"
+    sub = np.flatnonzero(alive)
+    pairs = lsh_pairs(sig[sub], lsh_bands(cfg.minhash_bins, cfg.near_dup_threshold))
+    text = lambda i: rows[i]['query'] + '\n' + rows[i]['response']
+    sims = np.array([jaccard(text(sub[a]), text(sub[b]), cfg.near_dup_ngram) for a, b in pairs])
+    ok = sims >= cfg.near_dup_threshold if len(pairs) else np.zeros(0, bool)
+    lab, best = _components(len(sub), pairs[ok]), {(int(a), int(b)): v for (a, b), v in zip(pairs[ok], sims[ok])}
+    return {int(sub[k]): (int(sub[lab[k]]), best.get((lab[k], k)) or jaccard(text(sub[k]), text(sub[lab[k]]), cfg.near_dup_ngram), '')
+            for k in np.flatnonzero(lab != np.arange(len(sub)))}
+
+# %% ../nbs/06_curate.ipynb #987cdfd1
+def contaminated_rows(rows: list[dict], hits: tuple, index: TestIndex, alive: np.ndarray) -> dict:
+    "Rows that overlap a test item: {row: (test item index, reason, test item id and the shared words)}"
+    item, rule, part = hits; out = {}
+    for i in np.flatnonzero((item >= 0) & alive):
+        it, field = index.items[item[i]], ('query', 'response')[part[i]]
+        shared = _shared_ngram(rows[i][field], it.text, index.ngram) if rule[i] == 1 else normalise(it.text)
+        out[int(i)] = (int(item[i]), f"{field} {_RULES[int(rule[i])].format(n=index.ngram)} {it.test_set} {it.part}", f'{it.item_id}: {shared}')
+    return out
+
+# %% ../nbs/06_curate.ipynb #07079176
+def stage_counts(types: list[str], removed: pd.DataFrame) -> pd.DataFrame:
+    "Rows per type: input, and left after deduplication, decontamination and the targets (kept)"
+    counts = pd.DataFrame({'input': Counter(types)}, index=sorted(set(types)), columns=['input']).fillna(0)
+    left = counts['input'].copy()
+    for st in ('deduplicated', 'decontaminated', 'kept'):
+        left = left - removed[removed.stage == st].groupby('type').size().reindex(counts.index, fill_value=0)
+        counts[st] = left
+    order = [t for t in METAMATHQA_TYPES if t in counts.index] + sorted(set(counts.index) - set(METAMATHQA_TYPES))
+    return counts.astype(int).reindex(order)
+
+# %% ../nbs/06_curate.ipynb #4fb43e61
+def _test_index(cfg, test_sets, data_dir):
+    "The decontamination index, and the test sets that could not be loaded"
+    if isinstance(test_sets, TestIndex): return test_sets, []
+    missing = []
+    if test_sets is None: test_sets, missing = test_items(cfg.decontaminate_against, data_dir)
+    if missing: warnings.warn('decontamination could not check: ' + '; '.join(missing))
+    return TestIndex(test_sets, cfg.decontam_ngram, cfg.decontam_min_tokens), missing
+
+# %% ../nbs/06_curate.ipynb #1d97c830
 def curate(rows: Iterable,                    # verified rows: dicts with query/response/type(/original_question) or candidates
            cfg: Optional[CurateConfig] = None,  # thresholds and test sets (default CurateConfig())
            test_sets: Optional[list[TestItem] | TestIndex] = None, # None: load cfg.decontaminate_against from data_dir
@@ -339,57 +390,22 @@ def curate(rows: Iterable,                    # verified rows: dicts with query/
     import time; t0 = time.perf_counter()
     cfg = cfg or CurateConfig()
     rows = [as_row(r, i) for i, r in enumerate(rows)]
-    n, missing = len(rows), []
-    if isinstance(test_sets, TestIndex): index = test_sets
-    else:
-        if test_sets is None: test_sets, missing = test_items(cfg.decontaminate_against, data_dir)
-        index = TestIndex(test_sets, cfg.decontam_ngram, cfg.decontam_min_tokens)
-    if missing: warnings.warn('decontamination could not check: ' + '; '.join(missing))
-    exact, sig, hit_item, hit_rule, hit_part = _features(rows, cfg, index, chunk) if n else (np.zeros(0, np.uint64), np.zeros((0, cfg.minhash_bins), np.uint32), *np.zeros((3, 0), np.int64))
-    types = [r['type'] for r in rows]
-    stage, reason, matched, sim, detail = [None] * n, [''] * n, [-1] * n, [np.nan] * n, [''] * n
-    # 1. exact duplicates: same hash and the same normalised text
-    _, first, inv = np.unique(exact, return_index=True, return_inverse=True)
-    for i in np.flatnonzero(first[inv] != np.arange(n)):
-        j = int(first[inv[i]])
-        if normalise(rows[i]['query']) == normalise(rows[j]['query']) and normalise(rows[i]['response']) == normalise(rows[j]['response']):
-            stage[i], reason[i], matched[i], sim[i] = 'deduplicated', 'exact duplicate', j, 1.0
-    # 2. near duplicates among the rows left
-    alive = np.array([s is None for s in stage])
-    sub = np.flatnonzero(alive)
-    pairs = lsh_pairs(sig[sub], lsh_bands(cfg.minhash_bins, cfg.near_dup_threshold))
-    text = lambda i: rows[i]['query'] + '\n' + rows[i]['response']
-    exact_sim = np.array([jaccard(text(sub[a]), text(sub[b]), cfg.near_dup_ngram) for a, b in pairs])
-    pairs, exact_sim = pairs[exact_sim >= cfg.near_dup_threshold], exact_sim[exact_sim >= cfg.near_dup_threshold]
-    lab = _components(len(sub), pairs)
-    best = {(int(a), int(b)): v for (a, b), v in zip(pairs, exact_sim)}
-    for k in np.flatnonzero(lab != np.arange(len(sub))):
-        i, j = int(sub[k]), int(sub[lab[k]])
-        stage[i], reason[i], matched[i] = 'deduplicated', 'near duplicate', j
-        sim[i] = best.get((lab[k], k)) or jaccard(text(i), text(j), cfg.near_dup_ngram)
-    # 3. contamination among the rows left
-    for i in np.flatnonzero(hit_item >= 0):
-        if stage[i] is not None: continue
-        it = index.items[hit_item[i]]; part = ('query', 'response')[hit_part[i]]
-        stage[i], matched[i] = 'decontaminated', int(hit_item[i])
-        reason[i] = f"{part} {_RULES[int(hit_rule[i])].format(n=index.ngram)} {it.test_set} {it.part}"
-        detail[i] = f"{it.item_id}: {_shared_ngram(rows[i][part], it.text, index.ngram) if hit_rule[i] == 1 else normalise(it.text)}"
-    # 4. over the target
+    n, types = len(rows), [r['type'] for r in rows]
+    index, missing = _test_index(cfg, test_sets, data_dir)
+    if n: exact, sig, *hits = _features(rows, cfg, index, chunk)
+    else: exact, sig, hits = np.zeros(0, np.uint64), np.zeros((0, cfg.minhash_bins), np.uint32), np.zeros((3, 0), np.int64)
+    gone, alive = [], np.ones(n, bool)
+    for stage, why, found in [('deduplicated', 'exact duplicate', lambda: exact_duplicates(rows, exact, alive)),
+                              ('deduplicated', 'near duplicate', lambda: near_duplicates(rows, sig, alive, cfg)),
+                              ('decontaminated', None, lambda: contaminated_rows(rows, hits, index, alive))]:
+        for i, (m, x, detail) in sorted(found().items()):
+            gone.append((i, types[i], stage, why or x, m, x if why else np.nan, detail)); alive[i] = False
     if targets:
-        left = [i for i in range(n) if stage[i] is None]
-        for i in _keep_targets(left, types, targets, seed): stage[i], reason[i] = 'kept', f'over the target of {targets[types[i]]}'
-    gone = [i for i in range(n) if stage[i] is not None]
-    removed = pd.DataFrame({'row': gone, 'type': [types[i] for i in gone], 'stage': [stage[i] for i in gone],
-        'reason': [reason[i] for i in gone], 'matched': [matched[i] for i in gone], 'similarity': [sim[i] for i in gone],
-        'detail': [detail[i] for i in gone]}, columns=['row', 'type', 'stage', 'reason', 'matched', 'similarity', 'detail'])
-    counts = pd.DataFrame({'input': Counter(types)}, index=sorted(set(types)), columns=['input']).fillna(0)
-    left = counts['input'].copy()
-    for st in ('deduplicated', 'decontaminated', 'kept'):
-        left = left - removed[removed.stage == st].groupby('type').size().reindex(counts.index, fill_value=0)
-        counts[st] = left
-    counts = counts.astype(int).reindex([t for t in METAMATHQA_TYPES if t in counts.index] + sorted(set(counts.index) - set(METAMATHQA_TYPES)))
+        for i in _keep_targets(np.flatnonzero(alive).tolist(), types, targets, seed):
+            gone.append((i, types[i], 'kept', f'over the target of {targets[types[i]]}', -1, np.nan, '')); alive[i] = False
+    removed = pd.DataFrame(sorted(gone), columns=['row', 'type', 'stage', 'reason', 'matched', 'similarity', 'detail'])
     checked = sorted(f'{k} ({v} texts)' for k, v in Counter(it.test_set for it in index.items).items())
-    return CurationResult([rows[i] for i in range(n) if stage[i] is None], removed, counts, checked, missing,
+    return CurationResult([r for r, a in zip(rows, alive) if a], removed, stage_counts(types, removed), checked, missing,
                           time.perf_counter() - t0)
 
 # %% ../nbs/06_curate.ipynb #056c7e91
