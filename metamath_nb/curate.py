@@ -424,9 +424,10 @@ def composition(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([(ds, t, c[(ds, t)]) for ds, t in keys], columns=['dataset', 'type', 'count'])
 
 # %% ../nbs/06_curate.ipynb #17dbc154
-def table1_composition(rows: list[dict]) -> pd.DataFrame:
-    "Our composition beside the paper's Table 1 (counts and shares of the whole)"
+def table1_composition(rows) -> pd.DataFrame:
+    "Our composition beside the paper's Table 1 (counts and shares of the whole); `rows` may be an exported JSONL path"
     from metamath_nb.report import paper_numbers
+    if isinstance(rows, (str, Path)): rows = [json.loads(l) for l in Path(rows).read_text().splitlines() if l.strip()]
     p = paper_numbers('table1'); p = p[(p.row != 'all') & (p.column != 'Overall')]
     paper = pd.DataFrame({'dataset': p.row.values, 'type': p.column.values, 'paper_count': p.value.values})
     m = paper.merge(composition(rows), on=['dataset', 'type'], how='outer').fillna({'count': 0, 'paper_count': 0})
