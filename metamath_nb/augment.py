@@ -246,7 +246,7 @@ def solve(jobs: list[_Job], teacher, aug, rnd: int, seed: int = 0, desc='') -> l
     "Ask the teacher to solve every job; one verified or rejected candidate per sample"
     if not jobs: return []
     pid = lambda j: f'{_kind(j.type)}_{j.prompt_kind}'
-    reqs = [_request(prompts.render(j.prompt_kind, _kind(j.type), {'question': j.query}, overrides=aug.prompts), j.n, aug, seed * 1000 + rnd) for j in jobs]
+    reqs = [_request(prompts.render(j.prompt_kind, _kind(j.type), {'question': j.query}, overrides=aug.prompts, n_shots=aug.n_shots), j.n, aug, seed * 1000 + rnd) for j in jobs]
     out = []
     for j, res in zip(jobs, teacher.generate(reqs, desc=desc)):
         for i in range(j.n):
@@ -275,7 +275,7 @@ def ans_aug(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Ca
 # %% ../nbs/05_augment.ipynb #fb504fa5
 def _rewrites(seeds, teacher, aug, kind, fields, n, rnd, seed, max_tokens=256, desc=''):
     "Ask for `n` rewrites of each seed: list of (seed, sample index, raw text or None, error)"
-    reqs = [_request(prompts.render(kind, _kind(metamath_type(_dataset(p), 'AnsAug')), fields(p), overrides=aug.prompts), n, aug, seed * 1000 + rnd, max_tokens)
+    reqs = [_request(prompts.render(kind, _kind(metamath_type(_dataset(p), 'AnsAug')), fields(p), overrides=aug.prompts, n_shots=aug.n_shots), n, aug, seed * 1000 + rnd, max_tokens)
             for p in seeds]
     res = teacher.generate(reqs, desc=desc) if reqs else []
     return [(p, i, r.texts[i] if not _failed(r, i) else None, _failed(r, i)) for p, r in zip(seeds, res) for i in range(n)]

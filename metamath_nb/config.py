@@ -70,6 +70,7 @@ class AugmentConfig(Strict):
     temperature: float = Field(0.7, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(512, ge=1)
+    n_shots: int = Field(8, ge=0)             # worked examples per prompt (the paper: 8; fewer fit small CPU runs)
     max_rounds: int = Field(1, ge=1)          # resample rounds where verification rejects too much
     prompts: dict[str, str] = Field(default_factory=dict) # prompt id -> path of a file that overrides it
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import functools, re, string
 from importlib.resources import files
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -152,10 +152,12 @@ def load_prompt(prompt_id: str, # one of PROMPT_IDS, e.g. 'gsm8k_cot'
     return Prompt(**{k: spec.get(k, '') for k in _KNOWN if k != 'examples'}, examples=list(spec['examples']), source=source)
 
 # %% ../nbs/04_prompts.ipynb #72a81a90
-def render(kind: str, dataset: str, fields: dict, chat=True, system=True, overrides=None):
+def render(kind: str, dataset: str, fields: dict, chat=True, system=True, overrides=None,
+           n_shots=None): # keep only the first n worked examples (None: all)
     "Chat messages (chat=True) or a raw completion string for prompt `{dataset}_{kind}` applied to `fields`"
     if dataset not in DATASETS: raise PromptError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     p = load_prompt(f'{dataset}_{kind}', overrides)
+    if n_shots is not None: p = replace(p, examples=p.examples[:n_shots])
     return p.messages(system=system, **fields) if chat else p.text(**fields)
 
 def cot_messages(question, dataset='gsm8k', chat=True, overrides=None):
