@@ -301,7 +301,7 @@ def normalise_text(s: str) -> str:
 def fobar(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "FOBAR: mask each maskable number in turn, give the answer, verify that x comes back"
     jobs = [_Job(metamath_type(_dataset(p), 'FOBAR'), p.id, p.question, fobar_question(p.question, s, p.answer, _dataset(p)),
-                 s.value, 'backward', n) for p in seeds for s in maskable_numbers(p.question, _dataset(p))]
+                 s.value, 'backward', n) for p in seeds for s in maskable_numbers(p.question, _dataset(p))[:aug.max_masks_per_seed]]
     return solve(jobs, teacher, aug, rnd, seed, desc=f'FOBAR round {rnd}')
 
 # %% ../nbs/05_augment.ipynb #73df7b59
@@ -324,7 +324,7 @@ def self_verification(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) 
         spans = [] if why else sv_spans(full, p.question, p.answer, ds)
         if not why and not spans: why = 'no maskable number in the statement'
         if why: out.append(Candidate(t, p.id, p.question, full, stage='generated', reason=why, **base)); continue
-        jobs += [_Job(t, p.id, p.question, sv_question(full, s, ds), s.value, 'sv_backward', n, None, pid, raw) for s in spans]
+        jobs += [_Job(t, p.id, p.question, sv_question(full, s, ds), s.value, 'sv_backward', n, None, pid, raw) for s in spans[:aug.max_masks_per_seed]]
     return out + solve(jobs, teacher, aug, rnd, seed, desc=f'SV round {rnd}: verify')
 
 AUGMENTATIONS = {'AnsAug': ans_aug, 'Rephrasing': rephrasing, 'SV': self_verification, 'FOBAR': fobar}

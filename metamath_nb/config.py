@@ -8,7 +8,7 @@ import difflib, hashlib, json, os, platform, random, re, subprocess, sys, tempfi
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -71,6 +71,7 @@ class AugmentConfig(Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(512, ge=1)
     n_shots: int = Field(8, ge=0)             # worked examples per prompt (the paper: 8; fewer fit small CPU runs)
+    max_masks_per_seed: Optional[int] = Field(None, ge=1) # FOBAR/SV: mask at most this many numbers per seed (None: each, as the paper)
     max_rounds: int = Field(1, ge=1)          # resample rounds where verification rejects too much
     prompts: dict[str, str] = Field(default_factory=dict) # prompt id -> path of a file that overrides it
 
@@ -88,7 +89,8 @@ class FinetuneConfig(Strict):
     "Supervised fine-tuning on MetaMathQA-format rows"
     trainer: Literal['unsloth', 'peft', 'full'] = 'peft'
     base_model: str = 'smollm2'         # hub id, local path or alias
-    data: Optional[str] = None          # a MetaMathQA-format JSON/JSONL file; None: this run's synthesis export
+    data: Optional[Union[str, list[str]]] = None # rows: 'synthesis' (this run's export, the default), 'seeds' (this run's
+                                        # seed problems as SFT rows), a MetaMathQA JSON/JSONL file, 'sft:<source>', or a list of these
     types: list[str] = Field(default_factory=list) # keep only these `type` values (Table 3 ablations); empty: all
     max_length: int = Field(512, ge=8)
     learning_rate: float = Field(2e-5, gt=0)
