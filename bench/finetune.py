@@ -87,23 +87,31 @@ def run_all(a):
     path = model_dir(name, a.layers)
     print(f"model {name} ({path}), batch {a.batch} x {a.seq} tokens, {a.warmup} warm-up + {a.steps} timed steps, "
           f"{'CUDA: ' + torch.cuda.get_device_name() if cuda else f'CPU ({os.cpu_count()} cores)'}", flush=True)
+    runs = {tr: [] for tr in trainers}
+    for rep in range(a.repeats):  # trainers interleaved, so that load from other processes spreads over all of them
+        for tr in trainers:
+            cmd = [sys.executable, __file__, '--worker', tr, '--model-dir', str(path), '--batch', str(a.batch), '--seq',
+                   str(a.seq), '--steps', str(a.steps), '--warmup', str(a.warmup), '--lora-r', str(a.lora_r)]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            res = [l for l in p.stdout.splitlines() if l.startswith('RESULT ')]
+            if p.returncode or not res:
+                print(f"{tr}: FAILED (exit {p.returncode})\n{p.stderr[-3000:]}", flush=True)
+                runs[tr].append({'trainer': tr, 'error': p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f'exit {p.returncode}'})
+            else: runs[tr].append(json.loads(res[-1][7:])); print(f"  {tr} run {rep + 1}: {runs[tr][-1]['tokens_per_s']} tokens/s", flush=True)
     rows = []
-    for tr in trainers:
-        cmd = [sys.executable, __file__, '--worker', tr, '--model-dir', str(path), '--batch', str(a.batch), '--seq',
-               str(a.seq), '--steps', str(a.steps), '--warmup', str(a.warmup), '--lora-r', str(a.lora_r)]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        res = [l for l in p.stdout.splitlines() if l.startswith('RESULT ')]
-        if p.returncode or not res:
-            print(f"{tr}: FAILED (exit {p.returncode})\n{p.stderr[-3000:]}", flush=True)
-            rows.append({'trainer': tr, 'error': p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f'exit {p.returncode}'})
-            continue
-        rows.append(json.loads(res[-1][7:]))
-    print(f"\n{'trainer':<8} {'tokens/s':>10} {'peak MiB':>10} {'s/step':>8} {'trainable':>12} {'loss first->last':>18}")
+    for tr, rs in runs.items():
+        ok = sorted((r for r in rs if 'error' not in r), key=lambda r: r['tokens_per_s'])
+        if not ok: rows.append(rs[-1]); continue
+        med = dict(ok[len(ok) // 2])  # the median run (upper median for an even count)
+        med['tokens_per_s_all'] = [r['tokens_per_s'] for r in ok]
+        rows.append(med)
+    print(f"\nmedian of {a.repeats} run(s) per trainer")
+    print(f"{'trainer':<8} {'tokens/s':>10} {'peak MiB':>10} {'s/step':>8} {'trainable':>12} {'loss first->last':>18}")
     for r in rows:
         if 'error' in r: print(f"{r['trainer']:<8} error: {r['error']}"); continue
         print(f"{r['trainer']:<8} {r['tokens_per_s']:>10.1f} {r['peak_mem_mb']:>10.1f} {r['step_s']:>8.3f} "
-              f"{r['trainable_params']:>12,} {r['loss_first']:>8.3f} -> {r['loss_last']:.3f}")
-    if a.json: Path(a.json).write_text(json.dumps({'model': name, 'batch': a.batch, 'seq': a.seq, 'steps': a.steps, 'results': rows}, indent=2))
+              f"{r['trainable_params']:>12,} {r['loss_first']:>8.3f} -> {r['loss_last']:.3f}   all runs: {r['tokens_per_s_all']}")
+    if a.json: Path(a.json).write_text(json.dumps({'model': name, 'batch': a.batch, 'seq': a.seq, 'steps': a.steps, 'repeats': a.repeats, 'results': rows}, indent=2))
     return 0 if all('error' not in r for r in rows) else 1
 
 
@@ -115,9 +123,11 @@ if __name__ == '__main__':
     ap.add_argument('--batch', type=int, default=None); ap.add_argument('--seq', type=int, default=None)
     ap.add_argument('--steps', type=int, default=None); ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--lora-r', type=int, default=16); ap.add_argument('--json')
+    ap.add_argument('--repeats', type=int, default=None, help='runs per trainer, median reported (default: 1 on CUDA, 3 on CPU)')
     ap.add_argument('--worker', help=argparse.SUPPRESS); ap.add_argument('--model-dir', help=argparse.SUPPRESS)
     a = ap.parse_args()
     import torch
     cuda = torch.cuda.is_available()
-    a.batch = a.batch or (4 if cuda else 4); a.seq = a.seq or (512 if cuda else 128); a.steps = a.steps or (10 if cuda else 5)
+    a.batch = a.batch or (4 if cuda else 4); a.seq = a.seq or (512 if cuda else 128); a.steps = a.steps or (10 if cuda else 20)
+    a.repeats = a.repeats or (1 if cuda else 3)
     sys.exit(worker(a) if a.worker else run_all(a))
