@@ -24,22 +24,22 @@ def items_64():
     return (list(mini_seeds('gsm8k')) + list(mini_seeds('math')))[:64]
 
 
-def cpu_throughput(max_new_tokens=128, batch_size=8):
-    "Tiny model: batched (batch_size) vs one-at-a-time generation of the same 64 prompts, in one process"
+def cpu_throughput(max_new_tokens=128, batch_size=8, model_name='tiny', n_items=64):
+    "Batched (batch_size) vs one-at-a-time generation of the same prompts (mini seed items), in one process"
     import torch
-    model, tok = load_model(str(tiny_llama()), device='cpu')
-    probs = items_64()
+    model, tok = load_model(str(tiny_llama()) if model_name == 'tiny' else model_name, device='cpu')
+    probs = items_64()[:n_items]
     prompts = [eval_prompt(p.question) for p in probs]
     out = {}
     for bs in (batch_size, 1):
-        eng = HFEngine(model, tok, batch_size=bs, model_id='tiny')
+        eng = HFEngine(model, tok, batch_size=bs, model_id=model_name)
         eng(prompts[:2], 4, METAMATH_STOP)   # warm-up
         t = time.perf_counter()
         res = [c for i in range(0, len(prompts), bs) for c in eng(prompts[i:i + bs], max_new_tokens, METAMATH_STOP)]
         dt = time.perf_counter() - t
         out[bs] = dict(seconds=dt, items_per_s=len(prompts) / dt, tokens=sum(c['completion_tokens'] for c in res),
                        texts=[c['text'] for c in res])
-        print(f"tiny model, batch_size={bs:2d}: {len(prompts)} items in {dt:6.2f} s = {len(prompts) / dt:6.2f} items/s, "
+        print(f"{model_name} model, batch_size={bs:2d}: {len(prompts)} items in {dt:6.2f} s = {len(prompts) / dt:6.2f} items/s, "
               f"{out[bs]['tokens'] / dt:7.1f} new tokens/s ({out[bs]['tokens']} tokens, budget {max_new_tokens})", flush=True)
     same = sum(a == b for a, b in zip(out[batch_size]['texts'], out[1]['texts']))
     print(f"speed-up batched/single: {out[batch_size]['items_per_s'] / out[1]['items_per_s']:.2f}x; "
@@ -101,6 +101,8 @@ if __name__ == '__main__':
     ap.add_argument('--out', default=None, help='run folder (reusing it resumes)')
     ap.add_argument('--vllm-model', default=None, help='vLLM benchmark: a real model instead of the 7B-shaped dummy')
     ap.add_argument('--max-new-tokens', type=int, default=128, help='CPU benchmark: new-token budget')
+    ap.add_argument('--model', default='tiny', help="CPU benchmark: model ('tiny', 'smollm2', a path)")
+    ap.add_argument('--items', type=int, default=64, help='CPU benchmark: number of items (at most 64)')
     ap.add_argument('--threads', type=int, default=None, help='torch CPU threads (1 is fastest on an oversubscribed machine)')
     a = ap.parse_args()
     if a.threads:
@@ -109,5 +111,5 @@ if __name__ == '__main__':
         if data_dir() is None: sys.exit("baseline needs the benchmark data (set METAMATH_DATA)")
         baseline(a.gsm8k, a.math500, a.out)
     else:
-        cpu_throughput(a.max_new_tokens)
+        cpu_throughput(a.max_new_tokens, model_name=a.model, n_items=a.items)
         vllm_gsm8k(a.vllm_model, a.out)
