@@ -468,7 +468,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'metamath_nb.study.eval_summary': ('study.html#eval_summary', 'metamath_nb/study.py'),
                                    'metamath_nb.study.fewshot_seed_ids': ('study.html#fewshot_seed_ids', 'metamath_nb/study.py'),
                                    'metamath_nb.study.heldout_problems': ('study.html#heldout_problems', 'metamath_nb/study.py'),
-                                   'metamath_nb.study.load_seed_problems': ('study.html#load_seed_problems', 'metamath_nb/study.py'),
                                    'metamath_nb.study.run_teacher': ('study.html#run_teacher', 'metamath_nb/study.py'),
                                    'metamath_nb.study.sft_rows': ('study.html#sft_rows', 'metamath_nb/study.py')},
             'metamath_nb.teacher': { 'metamath_nb.teacher.CallFailed': ('teacher.html#callfailed', 'metamath_nb/teacher.py'),
