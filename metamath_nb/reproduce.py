@@ -112,7 +112,11 @@ def _parse_set(items):
     return out
 
 def main(argv=None):
-    "metamath-nb reproduce PARAMS [--stages ...] [--force] [--set key=value] | metamath-nb report"
+    "metamath-nb reproduce PARAMS [--stages ...] [--force] [--set key=value] | report | cache stats|check|export PATH"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['cache']:  # the teacher's call cache: stats, integrity check, export
+        from metamath_nb.teacher import cache_main
+        return cache_main(argv[1:]) or 0
     ap = argparse.ArgumentParser(prog='metamath-nb')
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('reproduce', help='run the stages of a params file, or of every params file in a folder')
@@ -122,6 +126,7 @@ def main(argv=None):
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' output")
     rp = sub.add_parser('report', help='rebuild the tables and figures from outputs/')
     rp.add_argument('--outputs', default='outputs'); rp.add_argument('--dir', default=None)
+    sub.add_parser('cache', help="inspect the teacher's call cache: cache stats|check|export PATH [OUT]")
     a = ap.parse_args(argv)
     try:
         if a.cmd == 'report': print('report in', run_report(a.outputs, a.dir)); return 0
