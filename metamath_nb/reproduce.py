@@ -59,8 +59,10 @@ def run_stage(run: RunDir, stage: str, force: bool = False, nbs: Optional[Path] 
     info = {'stage': stage, 'status': 'running', 'params_hash': h, 'notebook': nb.name, 'started': _now(), 'ended': None, 'error': None}
     run.write_json(f'{stage}/stage.json', info)
     try:
-        pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(nb.parent), log_output=log_output, progress_bar=False,
-                            parameters={'params_file': str(Path(run.cfg.source).resolve()), 'run_dir': str(run.path.resolve())})
+        # the stage reads the resolved params (overrides included) and runs from the caller's folder, so relative
+        # paths in params mean the same in every stage as on the command line
+        pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(Path.cwd()), log_output=log_output, progress_bar=False,
+                            parameters={'params_file': str((run.path/'params.yaml').resolve()), 'run_dir': str(run.path.resolve())})
     except Exception as e:
         info.update(status='failed', ended=_now(), error=_failure_text(e))
         run.write_json(f'{stage}/stage.json', info)
