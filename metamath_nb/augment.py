@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_augment.ipynb #4151c7be
 from __future__ import annotations
-import json, math, random, re
+import json, math, re
 from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -423,13 +423,11 @@ def write_synthesis(res: SynthesisResult, run_dir):
 # %% ../nbs/05_augment.ipynb #e24bc336
 def load_seeds(data_cfg, seed: int = 0, on_file=None) -> list:
     "The seed problems that `DataConfig.seeds` names (package mini sets, or benchmark train splits); seeded subsets"
-    from metamath_nb.data import load_benchmark, mini_seeds
+    from metamath_nb.data import load_benchmark, mini_seeds, seeded_subset
     out = []
     for s in data_cfg.seeds:
         if s.name in ('mini_gsm8k', 'mini_math'):
-            ps = mini_seeds(s.name[5:], s.path)
-            if s.limit is not None and s.limit < len(ps):
-                ps = type(ps)([ps[i] for i in sorted(random.Random(seed).sample(range(len(ps)), s.limit))], ps.skipped, ps.path)
+            ps = seeded_subset(mini_seeds(s.name[5:], s.path), s.limit, seed)
         elif s.name in ('gsm8k', 'math'): ps = load_benchmark(s.name, s.split, data_cfg.data_dir, s.limit, seed, data_cfg.lenient, s.path)
         else: raise ValueError(f"data.seeds: '{s.name}' cannot seed synthesis (use mini_gsm8k, mini_math, gsm8k or math)")
         if s.split == 'test' or any(p.split == 'test' for p in ps): raise ValueError(f"data.seeds: '{s.name}' is a test split; seeds must come from training data")

@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterable, Optional
 # %% auto #0
 __all__ = ['LOCAL_FILES', 'ROW_PARSERS', 'HUB_SOURCES', 'Problem', 'data_dir', 'gsm8k_gold', 'last_boxed', 'DataError',
            'RowError', 'read_jsonl', 'gsm8k_row', 'math_row', 'backward_row', 'metamath_answer', 'metamathqa_row',
-           'Problems', 'load_rows', 'DataUnavailable', 'load_benchmark', 'load_metamathqa', 'mini_seeds']
+           'Problems', 'load_rows', 'DataUnavailable', 'seeded_subset', 'load_benchmark', 'load_metamathqa',
+           'mini_seeds']
 
 # %% ../nbs/01_data.ipynb #2186098b
 @dataclass
@@ -247,7 +248,7 @@ def _from_hub(name, split, parse_row, lenient=False) -> Problems:
     return Problems(out, skipped, f'hf://{repo}')
 
 # %% ../nbs/01_data.ipynb #89327033
-def _subset(items: Problems, limit, seed) -> Problems:
+def seeded_subset(items: Problems, limit, seed) -> Problems:
     "A seeded random subset of `limit` items, kept in file order"
     if limit is None or limit >= len(items): return items
     keep = sorted(random.Random(seed).sample(range(len(items)), limit))
@@ -257,18 +258,18 @@ def load_benchmark(name: str, split='test', data_dir=None, limit=None, seed=0, l
     "Load a benchmark ('gsm8k', 'math', 'math500', 'gsm8k_backward') as Problems: local file first, else the hub"
     if name not in ('gsm8k', 'math', 'math500', 'gsm8k_backward'): raise ValueError(f'unknown benchmark {name!r}')
     parse = ROW_PARSERS[name]
-    if path is not None: return _subset(load_rows(path, parse, name, split, lenient), limit, seed)
+    if path is not None: return seeded_subset(load_rows(path, parse, name, split, lenient), limit, seed)
     root = globals()['data_dir'](data_dir)
     for rel in LOCAL_FILES.get((name, split), []) if root else []:
-        if (root/rel).exists(): return _subset(load_rows(root/rel, parse, name, split, lenient), limit, seed)
-    return _subset(_from_hub(name, split, parse, lenient), limit, seed)
+        if (root/rel).exists(): return seeded_subset(load_rows(root/rel, parse, name, split, lenient), limit, seed)
+    return seeded_subset(_from_hub(name, split, parse, lenient), limit, seed)
 
 # %% ../nbs/01_data.ipynb #5d348cd9
 def load_metamathqa(path=None, lenient=False, limit=None, seed=0) -> Problems:
     "Load MetaMathQA rows (query, response, type, original_question) from a JSON/JSONL file, or the hub when path is None"
     items = _from_hub('metamathqa', 'train', metamathqa_row, lenient) if path is None else \
             load_rows(path, metamathqa_row, 'metamathqa', 'train', lenient)
-    return _subset(items, limit, seed)
+    return seeded_subset(items, limit, seed)
 
 # %% ../nbs/01_data.ipynb #c1bc07d9
 def mini_seeds(kind: str, path=None) -> Problems:
