@@ -83,23 +83,15 @@ def test_concurrent_manifest_updates_lose_nothing(tmp_path):
     assert m['status'] == 'running' and m['study'] == 'm'       # the fields the parent wrote are kept
     assert not [p.name for p in run.path.iterdir() if p.name.endswith('.tmp')]
 
-def _run_folder(params, root):
-    from metamath_nb.config import load_params, run_path
-    return run_path(load_params(params), root)
-
-def _held(run) -> bool:
-    from metamath_nb.config import check_run_free, RunBusy
-    try: check_run_free(run); return False
-    except RunBusy: return True
-
 def test_two_reproduce_processes_on_one_params_file(tmp_path):
     p = write(tmp_path/'tiny_eval.yaml', TINY_EVAL)
     out = tmp_path/'out'
     a = subprocess.Popen(CLI + ['reproduce', str(p), '--outputs', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run, t0 = _run_folder(p, out), time.time()
-    while not (run.exists() and _held(run)):
+    t0 = time.time()
+    while not list(out.glob('rel/*/evaluate/stage.json')):                  # the first run is in its stage
         assert a.poll() is None and time.time() - t0 < 120, a.communicate()
         time.sleep(0.1)
+    run = next(out.glob('rel/*'))
     rc, _, err = cli('reproduce', p, '--outputs', out)                      # refuses at once, clearly
     assert rc == 75 and 'another process is writing this run (pid' in err and 'Traceback' not in err, err
     c = subprocess.Popen(CLI + ['reproduce', str(p), '--outputs', str(out), '--wait'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -220,6 +212,8 @@ def test_unknown_stage_is_refused_with_a_suggestion(tmp_path):
 
 def test_every_argument_has_help_and_there_is_a_version():
     import argparse
+    rc, out, _ = cli('--version')
+    assert rc == 0 and out.startswith('metamath-nb ')
     from metamath_nb.reproduce import build_parser
     ap = build_parser()
     subs = [a for a in ap._actions if isinstance(a, argparse._SubParsersAction)][0]
@@ -227,8 +221,6 @@ def test_every_argument_has_help_and_there_is_a_version():
         for act in sp._actions:
             if isinstance(act, argparse._SubParsersAction): continue
             assert act.help, (name, act.dest)
-    rc, out, _ = cli('--version')
-    assert rc == 0 and out.startswith('metamath-nb ')
 
 def test_cache_help_and_default_path(tmp_path):
     rc, out, _ = cli('cache', '--help')
@@ -241,3 +233,27 @@ def test_cache_help_and_default_path(tmp_path):
 def test_testserver_module_help():
     r = subprocess.run([sys.executable, '-m', 'metamath_nb.testserver', '--help'], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and 'usage:' in r.stdout and '--latency' in r.stdout
+
+# ---------------------------------------------------------------- kill -9 and resume (bench/kill_probe.py does this across all stages)
+
+def _eval_result(run):
+    m = json.loads((run/'evaluate'/'metrics.json').read_text()); m.pop('timing', None)
+    preds = (run/'evaluate'/'predictions_mini_heldout.jsonl').read_text()
+    return m['benchmarks'], preds
+
+def test_kill_during_evaluate_resumes_to_the_clean_result(tmp_path):
+    import signal
+    p = write(tmp_path/'tiny_eval.yaml', TINY_EVAL.replace('limit: 2', 'limit: 3').replace('batch_size: 2', 'batch_size: 1'))
+    assert cli('reproduce', p, '--outputs', tmp_path/'clean')[0] == 0
+    out = tmp_path/'killed'
+    a = subprocess.Popen(CLI + ['reproduce', str(p), '--outputs', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    t0 = time.time()
+    while not [f for f in out.glob('rel/*/evaluate/predictions_*.jsonl') if f.stat().st_size]:   # the first prediction is written
+        assert a.poll() is None and time.time() - t0 < 300, a.communicate()
+        time.sleep(0.02)
+    os.killpg(a.pid, signal.SIGKILL); a.wait()
+    run = next(out.glob('rel/*'))
+    assert json.loads((run/'evaluate'/'stage.json').read_text())['status'] == 'running'   # killed mid-stage
+    rc, o, e = cli('reproduce', p, '--outputs', out)
+    assert rc == 0 and 'evaluate: done' in o and 'Traceback' not in e, e[-3000:]
+    assert _eval_result(run) == _eval_result(next((tmp_path/'clean').glob('rel/*')))
