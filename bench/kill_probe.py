@@ -1,16 +1,18 @@
 """Kill -9 probe: interrupt `metamath-nb reproduce` at points across every stage, rerun, compare with a clean run.
 
-For each kill point a fresh outputs folder gets a reproduce run that is killed with SIGKILL (its whole process group;
-the stage's kernel, in a session of its own, must notice and exit by itself), then the same command again. A resume is
-clean when the rerun exits 0 with every stage done; its results are identical when the synthesis export, the candidates
-and ledger, the adapter weights, the predictions and the metrics equal those of a clean run (times and paths aside).
-A second clean run is the control: it shows what "identical" can mean on this machine.
+For each kill point a reproduce run is killed with SIGKILL (its whole process group; the stage's kernel, in a session
+of its own, must notice and exit by itself), then the same command runs again. A kill in the synthesize stage starts
+from an empty outputs folder; a kill in a later stage starts from a copy of the clean run with that stage and the
+following ones removed (the earlier stages are skipped as done, as in a run that got that far), so that the probe does
+not pay for synthesis again at every point. A resume is clean when the rerun exits 0 with every stage done; its
+results are identical when the synthesis export, the candidates and ledger, the adapter weights, the predictions and
+the metrics equal those of the clean run (times and paths aside). A second clean run is the control.
 
 Kill points: `<stage>@<fraction>` (that fraction of the stage's clean wall time after it starts) and events
 (`synthesize:cache` first teacher sample committed, `finetune:ckpt1` first checkpoint, `finetune:last-ckpt` the last
 checkpoint before metrics.json, `evaluate:pred` first prediction written).
 
-    python bench/kill_probe.py [--params params/tiny.yaml] [--points all|quick|P,P,...] [--keep DIR]
+    python bench/kill_probe.py [--params params/tiny.yaml] [--points all|quick|P,P,...] [--keep DIR] [--no-control]
 Prints one line per kill and the counts: kills / clean resumes / results identical to a clean run.
 """
 import argparse, hashlib, json, os, shutil, signal, sqlite3, subprocess, sys, tempfile, time
@@ -20,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent/'metamath-nb')
 STAGES = ('synthesize', 'finetune', 'evaluate')
 EVENTS = ('synthesize:cache', 'finetune:ckpt1', 'finetune:last-ckpt', 'evaluate:pred')
-QUICK = ('synthesize@0.5', 'finetune:last-ckpt', 'evaluate:pred')
+ALL = ('synthesize@0.3', 'synthesize:cache', 'finetune@0.3', 'finetune@0.6', 'finetune:last-ckpt', 'evaluate@0.3', 'evaluate:pred', 'evaluate@0.9')
+QUICK = ('synthesize:cache', 'finetune:last-ckpt', 'evaluate:pred')
 
 def reproduce(params, out, wait=True, **kw):
     "Start `metamath-nb reproduce` in a new process group"
@@ -50,9 +53,11 @@ def fingerprint(run: Path) -> dict:
     fp['adapter'] = {f.name: _sha(f) for f in sorted(ad.glob('*.safetensors'))} if ad.exists() else None
     fm = run/'finetune'/'metrics.json'
     fp['finetune'] = _strip({k: v for k, v in json.loads(fm.read_text()).items() if k in ('global_step', 'train_loss', 'tokens_trained', 'status')}) if fm.exists() else None
-    fp['predictions'] = {f.name: _jsonl(f, drop=('elapsed_s', 'time', 'wall_s', 'model')) for f in sorted((run/'evaluate').glob('predictions_*.jsonl'))}
+    # the protocol fingerprint hashes the adapter's absolute path, which differs between output folders: left out
+    fp['predictions'] = {f.name: _jsonl(f, drop=('fingerprint',)) for f in sorted((run/'evaluate').glob('predictions_*.jsonl'))}
     em = run/'evaluate'/'metrics.json'
-    fp['metrics'] = _strip(json.loads(em.read_text())) if em.exists() else None
+    root = str(run.parents[1])
+    fp['metrics'] = _strip(json.loads(em.read_text().replace(root, '<outputs>')), drop=('timing', 'data', 'fingerprint')) if em.exists() else None
     return fp
 
 def diff(a: dict, b: dict) -> list:
@@ -94,6 +99,16 @@ def _max_steps(r: Path) -> int:
     import yaml
     return int(yaml.safe_load((r/'params.yaml').read_text())['finetune']['max_steps'])
 
+def prepare(clean: Path, out: Path, stage: str):
+    "An outputs folder for a kill in `stage`: empty for synthesize, else the clean run with `stage` and later ones removed"
+    if stage == 'synthesize': return
+    shutil.copytree(clean, out)
+    r = run_dir(out)
+    for s in STAGES[STAGES.index(stage):]: shutil.rmtree(r/s, ignore_errors=True)
+    for f in r.rglob('*.json'):   # absolute paths of the clean run (e.g. finetune/result.json) point into the copy
+        t = f.read_text()
+        if str(clean) in t: f.write_text(t.replace(str(clean.resolve()), str(out.resolve())).replace(str(clean), str(out)))
+
 def kill_at(params, out, point, times, timeout=900) -> dict:
     "Start a run, kill it at `point`, report where it was and whether the kernel went away"
     p, t0, fired = reproduce(params, out), time.time(), None
@@ -133,23 +148,33 @@ def _wait_gone(pids, timeout) -> bool:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--params', default=str(ROOT/'params'/'tiny.yaml'), help='params file to run (default: params/tiny.yaml)')
-    ap.add_argument('--points', default='all', help="'all' (3 times per stage + events), 'quick', or a comma-separated list")
+    ap.add_argument('--points', default='all', help="'all' (2 times per stage + 4 events), 'quick', or a comma-separated list")
     ap.add_argument('--keep', default=None, help='keep the run folders here (default: a temporary folder, removed)')
+    ap.add_argument('--no-control', action='store_true', help='skip the second clean run')
+    ap.add_argument('--compare', action='store_true', help='only compare the run folders of an earlier probe kept in --keep with its clean run')
     a = ap.parse_args(argv)
     base = Path(a.keep or tempfile.mkdtemp(prefix='kill-probe-')); base.mkdir(parents=True, exist_ok=True)
-    t = time.time(); p = reproduce(a.params, base/'clean'); o, e = p.communicate()
-    assert p.returncode == 0, e[-3000:]
-    clean_s = time.time() - t
+    if a.compare:
+        clean = fingerprint(run_dir(base/'clean'))
+        for d in sorted(p for p in base.iterdir() if p.is_dir() and p.name != 'clean'): print(d.name, 'differs in:', diff(clean, fingerprint(run_dir(d))) or 'nothing')
+        return 0
+    r0 = run_dir(base/'clean')
+    if r0 and json.loads((r0/'manifest.json').read_text()).get('status') == 'done': clean_s = 0.0   # --keep DIR of an earlier probe: reuse its clean run
+    else:
+        t = time.time(); p = reproduce(a.params, base/'clean'); o, e = p.communicate()
+        assert p.returncode == 0, e[-3000:]
+        clean_s = time.time() - t
     clean = fingerprint(run_dir(base/'clean')); times = stage_times(run_dir(base/'clean'))
     print(f"clean run {clean_s:.0f}s, stages {({k: round(v) for k, v in times.items()})}", flush=True)
-    p = reproduce(a.params, base/'control'); p.communicate()
-    control = diff(clean, fingerprint(run_dir(base/'control')))
-    print(f"control (a second clean run) differs in: {control or 'nothing'}", flush=True)
-    points = ([f'{s}@{f}' for s in STAGES for f in (0.2, 0.5, 0.8)] + list(EVENTS) if a.points == 'all'
-              else list(QUICK) if a.points == 'quick' else a.points.split(','))
+    if not a.no_control:
+        p = reproduce(a.params, base/'control'); p.communicate()
+        control = diff(clean, fingerprint(run_dir(base/'control')))
+        print(f"control (a second clean run) differs in: {control or 'nothing'}", flush=True)
+    points = list(ALL) if a.points == 'all' else list(QUICK) if a.points == 'quick' else a.points.split(',')
     rows = []
     for i, pt in enumerate(points):
         out = base/f'kill{i}'
+        prepare(base/'clean', out, pt.split('@')[0].split(':')[0])
         k = kill_at(a.params, out, pt, times)
         t = time.time(); p = reproduce(a.params, out); o, e = p.communicate(timeout=1800)
         r = run_dir(out)

@@ -391,9 +391,9 @@ class FileLock:
         if fcntl is not None and not self._try(wait):
             who = _holder(self.path); os.close(self.fd); self.fd = None
             raise BlockingIOError(who)
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'since': _now(),
-                                       'command': redact(' '.join(map(str, sys.argv)))[:300]}).encode(), 0)
+        os.ftruncate(self.fd, 0); os.lseek(self.fd, 0, os.SEEK_SET)   # who holds it, for the message a second process prints
+        os.write(self.fd, json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'since': _now(),
+                                      'command': redact(' '.join(map(str, sys.argv)))[:300]}).encode())
 
     def _try(self, wait) -> bool:
         if wait is True: fcntl.flock(self.fd, fcntl.LOCK_EX); return True
