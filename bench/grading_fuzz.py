@@ -8,7 +8,7 @@ random LaTeX fragments, unicode, each as a bare answer, as a gold answer and ins
 By default the sympy worker is replaced by one that answers "undecided" at once, so the run measures the grading
 process itself (the worker is bounded by construction: it is killed at the item's deadline); `--sympy N` also sends
 N strings through the real worker. tests/test_grading_fuzz.py runs a small version of this.
-Usage: python bench/grading_fuzz.py [--n 12000] [--bound 10] [--sympy 40] [--seed 0]
+Usage: python bench/grading_fuzz.py [--n 12000] [--bound 10] [--sympy 40] [--seed 0] [--small]
 """
 import argparse, json, os, random, subprocess, sys, time
 from pathlib import Path
@@ -46,6 +46,13 @@ def long_inputs(n):
             r'\pm' * (n // 3), '<' * n, 'x<' * (n // 2) + '1', '1.' * (n // 2), ',' * n, '-' * n, '^' * n, '_' * n, 'e' * n,
             '(1,2)' + r'\cup(1,2)' * (n // 10), '1' + r'\!' * (n // 2), '9' + r'\,000' * (n // 5), '**' * (n // 2) + '1']
 
+SPACED = ['x', 'or y', 'and', r'\text{a', r'\text{ a}', '.', 'cm', 'sq ft', '^2', '**', '=', r'\le', ',', '%', r'\$', '...',
+          '1/2', r'\frac{1}{2}', r'\ldots', 'e5', '(', ')', r'\cup', r'\pm']
+
+def spaced(n):
+    "A token after a run of spaces, the whole just under the answer length limit: regexes with adjacent `\\s*` blow up here"
+    return [p + ' ' * n + w for w in SPACED for p in ('1', '**1', r'1\text{ cm', 'x =')] + [('1' + ' ' * (n // 50)) * 50]
+
 LATEX_TOKENS = ['0', '1', '2', '9', '10', '.', '+', '-', '*', '/', '^', '_', '{', '}', '(', ')', '[', ']', r'\{', r'\}',
                 r'\frac', r'\dfrac', r'\sqrt', r'\pi', r'\infty', r'\cup', r'\pm', 'x', 'y', 'e', 'i', ',', '=', r'\text{',
                 r'\boxed{', '$', '%', r'\%', '!', r'\overline{', r'\dot{', '...', r'\ldots', '|', '&', r'\\', r'\begin{pmatrix}',
@@ -71,7 +78,7 @@ def fixed_strings(sizes=(50, 400, 2000), lengths=(300, 999, 1001, 5000, 100_000)
     out += [w.format(b) for b in short for w in BOMB_WRAPPERS]
     for m in sizes: out += nested(m)
     for m in lengths: out += long_inputs(m)
-    return out
+    return out + spaced(980) + spaced(300)
 
 def fuzz_strings(n: int, seed: int = 0, **kw) -> list[str]:
     "The fixed families, then random LaTeX fragments and unicode up to `n` strings"
@@ -158,8 +165,9 @@ class Isolated:
         if line is None: self.kill(); return None, wall
         return json.loads(line), wall
 
-def run_fuzz(calls: list[dict], bound: float, sympy=False, timeout=3.0, progress=False) -> dict:
-    "Counts over `calls`: calls, hangs (no reply within `bound` s), crashes (an exception), slowest reply, examples"
+def run_fuzz(calls: list[dict], bound: float, sympy=False, timeout=3.0, progress=False, max_failures=None) -> dict:
+    "Counts over `calls`: calls, hangs (no reply within `bound` s), crashes (an exception or status 'error'), slowest"
+    "reply, examples; stops early once `max_failures` hangs and crashes have been seen"
     iso = Isolated(sympy, timeout)
     res = dict(calls=0, hangs=0, crashes=0, slowest=0.0, slowest_call='', hang_examples=[], crash_examples=[], statuses={})
     it = calls
@@ -172,11 +180,15 @@ def run_fuzz(calls: list[dict], bound: float, sympy=False, timeout=3.0, progress
             res['calls'] += 1
             short = {k: (v[:60] + f'...({len(v)} chars)' if isinstance(v, str) and len(v) > 60 else v) for k, v in c.items()}
             if r is None:
-                res['hangs'] += 1; res['hang_examples'].append(short); continue
+                res['hangs'] += 1; res['hang_examples'].append(short)
+                if max_failures and res['hangs'] + res['crashes'] >= max_failures: break
+                continue
             if wall > res['slowest']: res['slowest'], res['slowest_call'] = wall, short
-            if not r['ok']:
-                res['crashes'] += 1; res['crash_examples'].append({**short, 'error': r['error'], 'where': r['where']})
+            if not r['ok'] or r['status'] == 'error':
+                res['crashes'] += 1
+                res['crash_examples'].append({**short, 'error': r.get('error', "status 'error'"), 'where': r.get('where', '')})
             else: res['statuses'][r['status']] = res['statuses'].get(r['status'], 0) + 1
+            if max_failures and res['hangs'] + res['crashes'] >= max_failures: break
     finally: iso.kill()
     return res
 
@@ -185,9 +197,10 @@ def main():
     ap.add_argument('--n', type=int, default=12000); ap.add_argument('--bound', type=float, default=10.0)
     ap.add_argument('--sympy', type=int, default=40); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--timeout', type=float, default=3.0)
+    ap.add_argument('--small', action='store_true', help='the set tests/test_grading_fuzz.py runs (4000 calls)')
     a = ap.parse_args()
     print(f'load average: {os.getloadavg()}')
-    calls = fuzz_calls(a.n, a.seed)
+    calls = fuzz_calls(4000, a.seed, full=False, sizes=(50, 400), lengths=(999, 1001, 5000)) if a.small else fuzz_calls(a.n, a.seed)
     t = time.time()
     r = run_fuzz(calls, a.bound, sympy=False, timeout=a.timeout, progress=True)
     print(f'\n== {r["calls"]} calls (sympy worker stubbed), bound {a.bound:.0f} s per call, {time.time() - t:.0f} s in all')

@@ -186,11 +186,11 @@ def hendrycks_equiv(a: Optional[str], b: Optional[str]) -> bool:
     except Exception: return a == b
 
 # %% ../nbs/02_grading.ipynb #8530ec3f
-_UNITS = (r'(?:square|sq\.?|cubic)?\s*(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mph|'
+_UNITS = (r'(?:(?:square|sq\.?|cubic)\s*)?(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mph|'
           r'dollars?|cents?|degrees?|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|pounds?|lbs?|'
           r'ounces?|oz|grams?|kg|liters?|litres?|gallons?|people|students|ways|times|points|pages|eggs|marbles|'
           r'percent|sq\s*ft|sq\s*in)(?:\s*\^\s*\{?[23]\}?)?')
-_TRAILING_TEXT = re.compile(r'(?<=[\d}\)])\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*([a-zA-Z][a-zA-Z .]*)\}\s*(\^\s*\{?[23]\}?)?\s*\.?\s*$')
+_TRAILING_TEXT = re.compile(r'(?<=[\d}\)])\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*([a-zA-Z][a-zA-Z .]*)\}(\s*\^\s*\{?[23]\}?)?\s*(?:\.\s*)?$')
 _TEXT_CMD = re.compile(r'\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}')
 _TRAILING_UNIT = re.compile(r'(?<=[\d}\)])\s*(' + _UNITS + r')\s*$', re.I)
 _THOUSANDS = re.compile(r'-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?')
@@ -288,9 +288,13 @@ def _strip_unit_word(s: str) -> tuple[str, Optional[str]]:
     return (s[:m.start()].strip(), _unit_key(m.group(1))) if m else (s.strip(), None)
 
 # %% ../nbs/02_grading.ipynb #2515eab1
+_SCALE = {'thousand': '\\times10^{3}', 'million': '\\times10^{6}', 'billion': '\\times10^{9}', 'trillion': '\\times10^{12}'}
+
 def _normalize(s: str, keep_lhs: bool = False) -> tuple[str, bool, Optional[str]]:
     "Canonical form of an answer, whether it carried a percent sign, and its unit; `keep_lhs` keeps a leading `x =`"
-    s = re.sub(r'^\s*\*\*(.+?)\*\*\s*\.?\s*$', r'\1', _unicode(s.replace('\n', ' ')))
+    s = re.sub(r'^\s*\*\*(.+?)\*\*\s*(?:\.\s*)?$', r'\1', _unicode(s.replace('\n', ' ')))
+    s = re.sub(r'\.\.\.|…', r'\\ldots ', s)  # an ellipsis is not a final period
+    s = re.sub(r'(\d)\s*(thousand|million|billion|trillion)\b', lambda m: m.group(1) + _SCALE[m.group(2)], s)
     s = _strip_delimiters(s)
     s = re.sub(r'\\(?:left|right)\s*\.', '', s)
     s = re.sub(r'\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])', '', s)
@@ -303,8 +307,8 @@ def _normalize(s: str, keep_lhs: bool = False) -> tuple[str, bool, Optional[str]
     s, word = _strip_unit_word(_TEXT_CMD.sub(lambda m: ' ' + m.group(1) + ' ', s))
     unit = unit or word
     if unit == 'percent': pct, unit = True, None
-    s = re.sub(r'\s*,?\s+(?:or|and)\s+', ',', s)
-    s = re.sub(r'(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|log|ln|exp|arcsin|arccos|arctan)(?![a-zA-Z])', r'\\\1', s)
+    s = re.sub(r',(?:\s*,)+', ',', re.sub(r'(?<![^\s,])(?:or|and)(?=\s)', ',', s))  # `1 or 2`, `1, 2, and 3`
+    s = re.sub(r'(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|log|ln|exp|arcsin|arccos|arctan|pi)(?![a-zA-Z])', r'\\\1', s)
     s = _relations(s)
     s = ','.join(part if keep_lhs or part.count('=') > 1 else _VAR_LHS.sub('', part, count=1) for part in _split_top(s, ','))
     s = _spaces(_mixed_numbers(s)).rstrip('.').strip().replace('{,}', ',')
@@ -623,9 +627,14 @@ def _equal(p: str, g: str, j: _Judge, depth: int = 0) -> bool:
 
 # %% ../nbs/02_grading.ipynb #2a2ce739
 def _gsm8k_number(pred: str) -> Optional[Fraction]:
-    "A GSM8K prediction as a number: the whole normalised answer, else its only number"
-    n = read_number(_normalize(pred)[0])
+    "A GSM8K prediction as a number: the whole normalised answer (a number or an exact expression: `3 billion`), else its only number"
+    p = _normalize(pred)[0]
+    n = read_number(p)
     if n is not None: return n
+    try:
+        v = eval_exact(parse_expr(p))
+        if v.im == 0: return v.re
+    except (Refused, Inexact): pass
     nums = _NUMBER.findall(pred)
     return read_number(nums[0].replace(',', '')) if len(nums) == 1 else None
 
