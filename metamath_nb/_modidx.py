@@ -306,6 +306,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'metamath_nb.grading._is_number': ('grading.html#_is_number', 'metamath_nb/grading.py'),
                                      'metamath_nb.grading._is_prose': ('grading.html#_is_prose', 'metamath_nb/grading.py'),
                                      'metamath_nb.grading._kind': ('grading.html#_kind', 'metamath_nb/grading.py'),
+                                     'metamath_nb.grading._markup': ('grading.html#_markup', 'metamath_nb/grading.py'),
                                      'metamath_nb.grading._match_unordered': ('grading.html#_match_unordered', 'metamath_nb/grading.py'),
                                      'metamath_nb.grading._metamath_compare': ('grading.html#_metamath_compare', 'metamath_nb/grading.py'),
                                      'metamath_nb.grading._mixed_numbers': ('grading.html#_mixed_numbers', 'metamath_nb/grading.py'),

@@ -290,23 +290,26 @@ def _strip_unit_word(s: str) -> tuple[str, Optional[str]]:
 # %% ../nbs/02_grading.ipynb #2515eab1
 _SCALE = {'thousand': '\\times10^{3}', 'million': '\\times10^{6}', 'billion': '\\times10^{9}', 'trillion': '\\times10^{12}'}
 
-def _normalize(s: str, keep_lhs: bool = False) -> tuple[str, bool, Optional[str]]:
-    "Canonical form of an answer, whether it carried a percent sign, and its unit; `keep_lhs` keeps a leading `x =`"
+def _markup(s: str) -> tuple[str, bool, Optional[str]]:
+    "Remove markup (unicode, bold, delimiters, sizes, spacing, degrees, dollars, %, units): (text, percent, unit)"
     s = re.sub(r'^\s*\*\*(.+?)\*\*\s*(?:\.\s*)?$', r'\1', _unicode(s.replace('\n', ' ')))
     s = re.sub(r'\.\.\.|…', r'\\ldots ', s)  # an ellipsis is not a final period
     s = re.sub(r'(\d)\s*(thousand|million|billion|trillion)\b', lambda m: m.group(1) + _SCALE[m.group(2)], s)
-    s = _strip_delimiters(s)
-    s = re.sub(r'\\(?:left|right)\s*\.', '', s)
+    s = re.sub(r'\\(?:left|right)\s*\.', '', _strip_delimiters(s))
     s = re.sub(r'\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])', '', s)
     s = re.sub(r'\\[dtc]frac', r'\\frac', s).replace('\\dbinom', '\\binom')
     s = re.sub(r'(?<!\\)\\(?:!|,|;|:| )|\\q?quad|~', ' ', s)
-    s = re.sub(r'\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree', '', s)
-    s = s.replace('\\$', '').replace('$', '')
+    s = re.sub(r'\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree', '', s).replace('\\$', '').replace('$', '')
     pct = bool(re.search(r'\\?%', s)); s = re.sub(r'\\?%', '', s)
     s, unit = _strip_units(s)
     s, word = _strip_unit_word(_TEXT_CMD.sub(lambda m: ' ' + m.group(1) + ' ', s))
     unit = unit or word
-    if unit == 'percent': pct, unit = True, None
+    return (s, True, None) if unit == 'percent' else (s, pct, unit)
+
+# %% ../nbs/02_grading.ipynb #26f4bb07
+def _normalize(s: str, keep_lhs: bool = False) -> tuple[str, bool, Optional[str]]:
+    "Canonical form of an answer, whether it carried a percent sign, and its unit; `keep_lhs` keeps a leading `x =`"
+    s, pct, unit = _markup(s)
     s = re.sub(r',(?:\s*,)+', ',', re.sub(r'(?<![^\s,])(?:or|and)(?=\s)', ',', s))  # `1 or 2`, `1, 2, and 3`
     s = re.sub(r'(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|log|ln|exp|arcsin|arccos|arctan|pi)(?![a-zA-Z])', r'\\\1', s)
     s = _relations(s)
