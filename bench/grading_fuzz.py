@@ -8,7 +8,7 @@ random LaTeX fragments, unicode, each as a bare answer, as a gold answer and ins
 By default the sympy worker is replaced by one that answers "undecided" at once, so the run measures the grading
 process itself (the worker is bounded by construction: it is killed at the item's deadline); `--sympy N` also sends
 N strings through the real worker. tests/test_grading_fuzz.py runs a small version of this.
-Usage: python bench/grading_fuzz.py [--n 12000] [--bound 10] [--sympy 40] [--seed 0] [--small]
+Usage: python bench/grading_fuzz.py [--n 16000] [--bound 10] [--sympy 40] [--seed 0] [--small]
 """
 import argparse, json, os, random, subprocess, sys, time
 from pathlib import Path
@@ -194,7 +194,7 @@ def run_fuzz(calls: list[dict], bound: float, sympy=False, timeout=3.0, progress
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--n', type=int, default=12000); ap.add_argument('--bound', type=float, default=10.0)
+    ap.add_argument('--n', type=int, default=16000); ap.add_argument('--bound', type=float, default=10.0)
     ap.add_argument('--sympy', type=int, default=40); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--timeout', type=float, default=3.0)
     ap.add_argument('--small', action='store_true', help='the set tests/test_grading_fuzz.py runs (4000 calls)')
