@@ -169,7 +169,8 @@ def run_fuzz(calls: list[dict], bound: float, sympy=False, timeout=3.0, progress
     "Counts over `calls`: calls, hangs (no reply within `bound` s), crashes (an exception or status 'error'), slowest"
     "reply, examples; stops early once `max_failures` hangs and crashes have been seen"
     iso = Isolated(sympy, timeout)
-    res = dict(calls=0, hangs=0, crashes=0, slowest=0.0, slowest_call='', hang_examples=[], crash_examples=[], statuses={})
+    res = dict(calls=0, hangs=0, crashes=0, slowest=0.0, slowest_call='', hang_examples=[], crash_examples=[], statuses={},
+               hangs_by_mode={}, crashes_by_kind={})
     it = calls
     if progress:
         from tqdm.auto import tqdm
@@ -181,11 +182,14 @@ def run_fuzz(calls: list[dict], bound: float, sympy=False, timeout=3.0, progress
             short = {k: (v[:60] + f'...({len(v)} chars)' if isinstance(v, str) and len(v) > 60 else v) for k, v in c.items()}
             if r is None:
                 res['hangs'] += 1; res['hang_examples'].append(short)
+                res['hangs_by_mode'][c['mode']] = res['hangs_by_mode'].get(c['mode'], 0) + 1
                 if max_failures and res['hangs'] + res['crashes'] >= max_failures: break
                 continue
             if wall > res['slowest']: res['slowest'], res['slowest_call'] = wall, short
             if not r['ok'] or r['status'] == 'error':
                 res['crashes'] += 1
+                key = f"{c['mode']} {r.get('error', 'status error')}"
+                res['crashes_by_kind'][key] = res['crashes_by_kind'].get(key, 0) + 1
                 res['crash_examples'].append({**short, 'error': r.get('error', "status 'error'"), 'where': r.get('where', '')})
             else: res['statuses'][r['status']] = res['statuses'].get(r['status'], 0) + 1
             if max_failures and res['hangs'] + res['crashes'] >= max_failures: break
@@ -206,6 +210,7 @@ def main():
     print(f'\n== {r["calls"]} calls (sympy worker stubbed), bound {a.bound:.0f} s per call, {time.time() - t:.0f} s in all')
     print(f'hangs {r["hangs"]}  crashes {r["crashes"]}  slowest call {r["slowest"]:.3f} s  {r["slowest_call"]}')
     print('statuses:', r['statuses'])
+    print('hangs by mode:', r['hangs_by_mode'], ' crashes by mode and exception:', r['crashes_by_kind'])
     for e in r['hang_examples'][:15]: print('  HANG ', e)
     for e in r['crash_examples'][:15]: print('  CRASH', e)
     if a.sympy:
