@@ -13,8 +13,8 @@ from mpmath.ctx_iv import MPIntervalContext
 
 # %% auto #0
 __all__ = ['MAX_DIGITS', 'MAX_EXP10', 'MAX_EXACT_BITS', 'MAX_FACTORIAL', 'MAX_MAG_BITS', 'PRECISIONS', 'TOL_BITS', 'MAX_NODES',
-           'MAX_DEPTH', 'ELLIPSIS', 'TooLarge', 'Refused', 'Inexact', 'Deadline', 'read_number', 'parse_expr',
-           'expr_variables', 'QI', 'eval_exact', 'eval_interval', 'values_equal', 'expr_equal', 'proportional']
+           'MAX_DEPTH', 'TooLarge', 'Refused', 'Inexact', 'Deadline', 'read_number', 'parse_expr', 'expr_variables',
+           'QI', 'eval_exact', 'eval_interval', 'values_equal', 'expr_equal', 'proportional']
 
 # %% ../nbs/02a_numeric.ipynb #0fbd0a75
 MAX_DIGITS = 4_000        # a number written with more digits is too large (Python refuses int() past 4,300)
@@ -75,7 +75,6 @@ _MIXED = re.compile(r'([-+]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}')
 _OVERLINE = re.compile(r'([-+]?)(\d*)\.(\d*)(?:\\overline|\\bar)(?:\{(\d+)\}|(\d))')
 _PAREN = re.compile(r'([-+]?)(\d*)\.(\d*)\((\d+)\)')
 _DOTS = re.compile(r'([-+]?)(\d*)\.((?:\d|\\dot\{\d\}|\\dot\d)+)')
-ELLIPSIS = re.compile(r'\.\.\.|\\[lc]?dots|…')
 _TRAILING_ELLIPSIS = re.compile(r'([-+]?)(\d*)\.(\d+)(?:\.\.\.|\\[lc]?dots|…)')
 
 def _plain(s: str) -> Optional[Fraction]:
