@@ -282,7 +282,7 @@ def bench_metrics(rows: list[dict], modes=('metamath', 'robust'), n_length_bins:
 
 # %% ../nbs/08_evaluate.ipynb #35a665c3
 def plot_breakdown(metrics: dict, breakdown: str, path, modes=('metamath', 'robust'), title=None):
-    "Bar chart of accuracy (with 95% CI) for one breakdown ('overall', 'by_subject', 'by_level', 'by_length') of every benchmark"
+    "Bar chart of accuracy in % (whiskers: 95% Wilson interval) for one breakdown ('overall', 'by_subject', 'by_level', 'by_length') of every benchmark"
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     benches = {b: (({'all': m} if breakdown == 'overall' else m.get(breakdown)) or {}) for b, m in metrics.items()}
@@ -291,13 +291,13 @@ def plot_breakdown(metrics: dict, breakdown: str, path, modes=('metamath', 'robu
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(labels) * len(modes) + 2), 4))
     w = 0.8 / len(modes)
     for j, md in enumerate(modes):
-        acc = [benches[b][g][md]['accuracy'] or 0 for b, g in labels]
-        ci = [benches[b][g][md]['ci95'] for b, g in labels]
+        acc = [100 * (benches[b][g][md]['accuracy'] or 0) for b, g in labels]   # percent, as in the tables
+        ci = [[100 * x for x in benches[b][g][md]['ci95']] for b, g in labels]
         err = [[max(0, a - c[0]) for a, c in zip(acc, ci)], [max(0, c[1] - a) for a, c in zip(acc, ci)]]
         ax.bar([i + j * w for i in range(len(labels))], acc, w, yerr=err, capsize=2, label=md)
     ax.set_xticks([i + w * (len(modes) - 1) / 2 for i in range(len(labels))])
     ax.set_xticklabels([f"{b} · {g} (n={benches[b][g]['n']})" if breakdown != 'overall' else f"{b} (n={benches[b][g]['n']})" for b, g in labels], rotation=30, ha='right', fontsize=7)
-    ax.set_ylabel('accuracy'); ax.set_ylim(0, 1); ax.legend(title='grading')
+    ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.legend(title='grader (whiskers: 95% Wilson interval)', fontsize=8, title_fontsize=8)
     ax.set_title(title or f"Accuracy {breakdown.replace('_', ' ')}")
     fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
     return Path(path)
