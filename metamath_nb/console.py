@@ -41,7 +41,7 @@ def progress_from_env():
     "Call `text_progress` when the environment asks for text progress (`METAMATH_PROGRESS=text`, set by reproduce)"
     if os.environ.get('METAMATH_PROGRESS') == 'text': text_progress()
 
-# %% ../nbs/09a_console.ipynb #3e8ee146
+# %% ../nbs/09a_console.ipynb #f4e4d4fe
 class _Passthrough:
     "A file-like object that papermill writes the kernel's stream output to"
     def __init__(self, out): self.out = out
@@ -50,13 +50,16 @@ class _Passthrough:
 
 class StageConsole:
     "Prints each code cell of a stage's notebook as it starts"
-    def __init__(self, stage: str, out=None): self.stage, self.out, self.n = stage, out or sys.stderr, 0
+    def __init__(self, stage: str, out=None): self.stage, self.out, self.order = stage, out or sys.stderr, {}
     def on_notebook_start(self, notebook=None, **kw):
-        self.n = sum(c.cell_type == 'code' for c in (notebook.cells if notebook is not None else []))
+        "Number the notebook's code cells 1..n"
+        code = [i for i, c in enumerate(notebook.cells if notebook is not None else []) if c.cell_type == 'code']
+        self.order = {i: k + 1 for k, i in enumerate(code)}
     def on_cell_start(self, cell=None, cell_index=0, **kw):
-        if cell is None or cell.cell_type != 'code': return
+        if cell is None or cell.cell_type != 'code' or 'parameters' in cell.metadata.get('tags', []): return  # defaults papermill overrides
         lines = [l for l in cell.source.splitlines() if l.strip() and not l.lstrip().startswith('#')]
-        self.out.write(f"\n[{self.stage}] cell {cell_index + 1}/{self.n}: {(lines or [''])[0][:100]}\n"); self.out.flush()
+        k = self.order.get(cell_index, cell_index + 1)
+        self.out.write(f"\n[{self.stage}] cell {k}/{len(self.order)}: {(lines or [''])[0][:100]}\n"); self.out.flush()
 
 # %% ../nbs/09a_console.ipynb #dd52f9a7
 def ipc_kernel_config():
