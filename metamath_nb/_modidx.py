@@ -484,6 +484,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'metamath_nb.site._is_library': ('site.html#_is_library', 'metamath_nb/site.py'),
                                   'metamath_nb.site._page_or_error': ('site.html#_page_or_error', 'metamath_nb/site.py'),
                                   'metamath_nb.site._readme_outputs': ('site.html#_readme_outputs', 'metamath_nb/site.py'),
+                                  'metamath_nb.site._report_names': ('site.html#_report_names', 'metamath_nb/site.py'),
                                   'metamath_nb.site._run_notebook_names': ('site.html#_run_notebook_names', 'metamath_nb/site.py'),
                                   'metamath_nb.site._sources': ('site.html#_sources', 'metamath_nb/site.py'),
                                   'metamath_nb.site._tags': ('site.html#_tags', 'metamath_nb/site.py'),

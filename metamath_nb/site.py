@@ -374,7 +374,7 @@ def link_names(md:str, # markdown text
         out.append(line)
     return '\n'.join(out)
 
-# %% ../nbs/40_site.ipynb #20d629e7
+# %% ../nbs/40_site.ipynb #5f61c35d
 def _clean_output(o:dict)->dict:
     "A stored output as myst-nb should show it: streams as a terminal would show them last, no ANSI codes"
     o = dict(o)
@@ -397,6 +397,7 @@ def page_notebook(page:Page, index:dict, lib:str)->dict:
         head.append(f'Source: `nbs/{page.nb.name}`, exported to <a href="{src}"><code>{mod.replace(".", "/")}.py</code></a>.')
         head.append(_directive('py:module', mod, {}))
     cells = [nbformat_cell('markdown', '\n\n'.join(head))]
+    fold = page.nb.name in _report_names()   # a report page is read for its tables and figures: its code is folded
     for c in page.cells:
         src = _text(c.source)
         if c.cell_type == 'markdown':
@@ -407,7 +408,7 @@ def page_notebook(page:Page, index:dict, lib:str)->dict:
         d = {**getattr(c, 'directives_', {}), **d}
         outs = [_clean_output(o) for o in c.get('outputs', [])]
         if d.get('include') == 'false' or not (src.strip() or outs): continue
-        cells.append(nbformat_cell('code', src, outs, _tags(d)))
+        cells.append(nbformat_cell('code', src, outs, _tags(d) + (['hide-input'] if fold and src.strip() and outs else [])))
     return {'cells': cells, 'metadata': {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
             'language_info': {'name': 'python'}}, 'nbformat': 4, 'nbformat_minor': 5}
 
@@ -475,7 +476,7 @@ class Site:
 def _write_if_changed(path:Path, text:str):
     if not path.exists() or path.read_text() != text: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(text)
 
-# %% ../nbs/40_site.ipynb #594cae6a
+# %% ../nbs/40_site.ipynb #68e36fc8
 def _sources(root:Path, outputs, execute:bool, workers:int)->tuple[dict, list]:
     "Notebook -> (the copy to show, a note on where its outputs come from); errors of executed library notebooks"
     nbs, src, errors = notebooks(root), {}, []
@@ -495,6 +496,10 @@ def _is_library(nb:Path)->bool:
     "Does the notebook export a module? (False for one that cannot be read: its page shows why)"
     try: return _default_exp(read_nb(nb)) is not None
     except Exception: return False
+
+def _report_names():
+    from metamath_nb.reproduce import REPORT_NOTEBOOK
+    return {REPORT_NOTEBOOK}
 
 def _run_notebook_names():
     from metamath_nb.reproduce import STAGE_NOTEBOOKS, REPORT_NOTEBOOK

