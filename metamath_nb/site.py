@@ -21,8 +21,8 @@ from nbdev import processors as nbp
 # %% auto #0
 __all__ = ['SiteError', 'split_directives', 'markdown_directive', 'readme_text', 'build_readme', 'readme_is_current', 'notebooks',
            'page_name', 'unique_page_names', 'exec_key', 'execute_notebook', 'executed_notebooks', 'run_notebook',
-           'param_table', 'Page', 'exported_values', 'value_markdown', 'signature', 'api_markdown', 'process_notebook',
-           'link_names', 'page_notebook', 'nbformat_cell', 'nav_groups', 'toc_markdown', 'sphinx_conf', 'Site',
+           'link_names', 'param_table', 'Page', 'exported_values', 'value_markdown', 'signature', 'api_markdown',
+           'process_notebook', 'page_notebook', 'nbformat_cell', 'nav_groups', 'toc_markdown', 'sphinx_conf', 'Site',
            'build_site', 'quarto_docs_command', 'main']
 
 # %% ../nbs/40_site.ipynb #111cfffd
@@ -204,6 +204,21 @@ def run_notebook(nb_name:str, # a study or report notebook, e.g. '50_synthesize.
     return f, (f"This page shows the outputs of run `{f.parents[2].name}/{f.parents[1].name}` (stage `{stage}` finished "
                f"{ended.replace('T', ' ')[:16]}{f', commit {commit}' if commit else ''}), executed by `metamath-nb reproduce`.")
 
+# %% ../nbs/40_site.ipynb #7fda14db
+_backtick = re.compile(r'(?<![\[{])`([A-Za-z_][\w.]*)(\(\))?`')
+
+def link_names(md:str, # markdown text
+               index:dict # name -> full name of its documentation (`lib.module.name`)
+              )->str:
+    "Make each backticked name found in `index` a MyST cross-reference, outside code fences"
+    out, fence = [], False
+    for line in md.split('\n'):
+        if line.lstrip().startswith(('```', '~~~')): fence = not fence
+        elif not fence and not line.startswith('    '):
+            line = _backtick.sub(lambda m: f'{{py:obj}}`{m.group(1)}{m.group(2) or ""} <{index[m.group(1)]}>`' if m.group(1) in index else m.group(0), line)
+        out.append(line)
+    return '\n'.join(out)
+
 # %% ../nbs/40_site.ipynb #7e8814fa
 def _field_comments(cls)->dict:
     "Comments written after each annotated field in the body of class `cls` (pydantic models, dataclasses)"
@@ -239,7 +254,7 @@ def param_table(obj)->str:
     head = '|  | **Type** | **Default** | **Details** |\n| -- | -------- | ----------- | ----------- |\n'
     return head + '\n'.join(f'| {_cell(a)} | {_cell(b)} | {_cell(c)} | {_cell(d)} |' for a, b, c, d in rows)
 
-# %% ../nbs/40_site.ipynb #376ae074
+# %% ../nbs/40_site.ipynb #9ca22a17
 @dataclass
 class Page:
     "One notebook of the site, processed"
@@ -253,7 +268,7 @@ class Page:
     cells: list = field(default_factory=list)      # the processed cells
     note: str = ''              # where the page's outputs come from
 
-# %% ../nbs/40_site.ipynb #2d6d20dc
+# %% ../nbs/40_site.ipynb #4d79b06c
 def _default_exp(nb)->str|None:
     for c in nb.cells:
         if c.cell_type == 'code' and (m := re.search(r'^\s*#\|\s*default_exp\s+(\S+)', _text(c.source), re.M)): return m.group(1)
@@ -299,7 +314,7 @@ def api_markdown(name:str, module:str, obj, index:dict|None=None)->str:
     arg = name + (signature(obj) if kind != 'py:data' else '')
     return _directive(kind, arg, {'module': module}, doc + '\n\n' + param_table(obj))
 
-# %% ../nbs/40_site.ipynb #8de4f8ff
+# %% ../nbs/40_site.ipynb #5baeb108
 def _error_md(text:str)->str: return f':::{{error}}\nshow_doc failed: {text}\n:::\n'
 
 class _ApiDocs:
@@ -337,7 +352,7 @@ class _ApiDocs:
         cell.cell_type, cell.source = 'markdown', self._md(name, lambda: api_markdown(name, self.mod, eval(name, self.ns), self.index))
         for k in ('outputs', 'execution_count'): cell.pop(k, None)
 
-# %% ../nbs/40_site.ipynb #e63f4eeb
+# %% ../nbs/40_site.ipynb #d9949949
 def process_notebook(nb_path:Path, # the notebook (its name gives the page's name)
                      root:Path,    # the project folder (its pyproject.toml holds nbdev's config)
                      source:Path|None=None, # the copy to read cells and outputs from (an executed one), else `nb_path`
@@ -359,22 +374,7 @@ def process_notebook(nb_path:Path, # the notebook (its name gives the page's nam
     page.cells = [c for c in nb.cells if c.cell_type != 'raw']
     return page
 
-# %% ../nbs/40_site.ipynb #f4c1d7b1
-_backtick = re.compile(r'(?<![\[{])`([A-Za-z_][\w.]*)(\(\))?`')
-
-def link_names(md:str, # markdown text
-               index:dict # name -> full name of its documentation (`lib.module.name`)
-              )->str:
-    "Make each backticked name found in `index` a MyST cross-reference, outside code fences"
-    out, fence = [], False
-    for line in md.split('\n'):
-        if line.lstrip().startswith(('```', '~~~')): fence = not fence
-        elif not fence and not line.startswith('    '):
-            line = _backtick.sub(lambda m: f'{{py:obj}}`{m.group(1)}{m.group(2) or ""} <{index[m.group(1)]}>`' if m.group(1) in index else m.group(0), line)
-        out.append(line)
-    return '\n'.join(out)
-
-# %% ../nbs/40_site.ipynb #5f61c35d
+# %% ../nbs/40_site.ipynb #3c1fe3b7
 def _clean_output(o:dict)->dict:
     "A stored output as myst-nb should show it: streams as a terminal would show them last, no ANSI codes"
     o = dict(o)
@@ -386,6 +386,10 @@ def _tags(d:dict)->list[str]:
     "myst-nb cell tags for nbdev directives"
     return ([t for k, t in (('echo', 'remove-input'), ('output', 'remove-output')) if d.get(k) == 'false']
             + (['hide-input'] if 'code-fold' in d and d['code-fold'] != 'show' else []))
+
+def _report_names():
+    from metamath_nb.reproduce import REPORT_NOTEBOOK
+    return {REPORT_NOTEBOOK}
 
 def page_notebook(page:Page, index:dict, lib:str)->dict:
     "The processed page as a notebook for myst-nb"
@@ -417,7 +421,7 @@ def nbformat_cell(kind:str, source:str, outputs=(), tags=())->dict:
     if kind == 'code': c.update(outputs=list(outputs), execution_count=None)
     return c
 
-# %% ../nbs/40_site.ipynb #12a69414
+# %% ../nbs/40_site.ipynb #4fa7a3fa
 def nav_groups(pages:list)->list[tuple[str, list]]:
     "Pages grouped for the navigation by notebook number: library 00-49, studies 50-79, reports 80-99; others first"
     def group(p):
@@ -454,7 +458,7 @@ def sphinx_conf(root:Path, title:str)->str:
         exclude_patterns = ['.doctrees', 'html']
         ''')
 
-# %% ../nbs/40_site.ipynb #3494bbf0
+# %% ../nbs/40_site.ipynb #7110a999
 def _page_or_error(nb:Path, root:Path, source=None, note='')->Page:
     "The processed page, or (a notebook mid-edit, unreadable) a page that shows the error and counts it"
     try: return process_notebook(nb, root, source, note)
@@ -476,7 +480,7 @@ class Site:
 def _write_if_changed(path:Path, text:str):
     if not path.exists() or path.read_text() != text: path.parent.mkdir(parents=True, exist_ok=True); path.write_text(text)
 
-# %% ../nbs/40_site.ipynb #68e36fc8
+# %% ../nbs/40_site.ipynb #250a7be3
 def _sources(root:Path, outputs, execute:bool, workers:int)->tuple[dict, list]:
     "Notebook -> (the copy to show, a note on where its outputs come from); errors of executed library notebooks"
     nbs, src, errors = notebooks(root), {}, []
@@ -497,15 +501,11 @@ def _is_library(nb:Path)->bool:
     try: return _default_exp(read_nb(nb)) is not None
     except Exception: return False
 
-def _report_names():
-    from metamath_nb.reproduce import REPORT_NOTEBOOK
-    return {REPORT_NOTEBOOK}
-
 def _run_notebook_names():
     from metamath_nb.reproduce import STAGE_NOTEBOOKS, REPORT_NOTEBOOK
     return {*STAGE_NOTEBOOKS.values(), REPORT_NOTEBOOK}
 
-# %% ../nbs/40_site.ipynb #fe57f4bd
+# %% ../nbs/40_site.ipynb #592d3f10
 def build_site(root='.',      # the project folder (holds pyproject.toml)
                out='_site',   # the site folder, relative to `root` (or absolute)
                outputs='outputs', # the outputs folder whose latest run fills the study and report pages (None: none)
@@ -547,7 +547,7 @@ def quarto_docs_command()->list[str]|None:
     docs = Path(sys.executable).parent/'nbdev-docs'
     return [str(docs) if docs.exists() else 'nbdev-docs']
 
-# %% ../nbs/40_site.ipynb #9d54996b
+# %% ../nbs/40_site.ipynb #71b4ca0d
 @call_parse
 def main(root:str='.',            # the project folder (holds pyproject.toml)
          out:str='_site',         # the site's folder, relative to root
