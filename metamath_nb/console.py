@@ -82,13 +82,13 @@ def stage_console(stage: str, quiet: bool = False, out=None):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
-# %% ../nbs/09a_console.ipynb #73846ecf
+# %% ../nbs/09a_console.ipynb #8388c0d0
 def notebook_html(ipynb, html=None, exclude_input: bool = False) -> Path:
     "Write an executed notebook as one self-contained HTML file (figures embedded); returns its path"
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(ipynb), as_version=4)
-    body, _ = HTMLExporter(template_name='lab', exclude_input=exclude_input, embed_images=True).from_notebook_node(nb)
+    body, _ = HTMLExporter(template_name='lab', exclude_input=exclude_input, exclude_output_prompt=exclude_input, embed_images=True).from_notebook_node(nb)
     out = Path(html or Path(ipynb).with_suffix('.html'))
     out.write_text(body)
     return out
