@@ -1,10 +1,12 @@
 # The two commands of the README:
 #   make smoke   set up, then run the smoke study (params/smoke.yaml) end to end on CPU
 #   make test    set up, then run every test (nbdev-test over nbs/, pytest tests/) and print "N passed, N failed"
-# Each does its own set-up into a local virtualenv (.venv) on a fresh machine.
+# Each does its own set-up into local virtualenvs on a fresh machine: .venv (the project) and .venv-vllm (vLLM's
+# CPU build, its own environment; METAMATH_NO_VLLM=1 skips it).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
+VLLM_VENV ?= .venv-vllm
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export HF_HUB_OFFLINE ?= 1
@@ -15,7 +17,7 @@ export TOKENIZERS_PARALLELISM ?= false
 .PHONY: install smoke test export clean-nbs docs bench
 
 $(VENV)/.installed: pyproject.toml Makefile scripts/install.sh
-	bash scripts/install.sh $(PYTHON) $(VENV)
+	bash scripts/install.sh $(PYTHON) $(VENV) $(VLLM_VENV)
 	touch $@
 
 install: $(VENV)/.installed

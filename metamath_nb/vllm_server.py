@@ -148,9 +148,10 @@ def group_alive(pgid: Optional[int]) -> bool:
 
 # %% ../nbs/03b_vllm_server.ipynb #54eb19e4
 def server_env(cfg: VLLMConfig, device: str, extra: Optional[dict] = None) -> dict:
-    "The server's environment: ours without this virtualenv's paths, no usage reports, the CPU KV cache size, then `cfg.env`"
+    "The server's environment: ours without this virtualenv's paths, no usage reports, room for 64 stop strings, the CPU KV cache size, then `cfg.env`"
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV', 'PYTHONHOME')}
     env.update(VLLM_NO_USAGE_STATS='1', DO_NOT_TRACK='1', PYTHONUNBUFFERED='1')
+    env.setdefault('VLLM_MAX_STOP_STRINGS', '64')   # the server's default is 4; MetaMath's protocol has 10
     if device == 'cpu':
         if cfg.kv_cache_gib: env['VLLM_CPU_KVCACHE_SPACE'] = str(cfg.kv_cache_gib)
         else: env.setdefault('VLLM_CPU_KVCACHE_SPACE', '2')
