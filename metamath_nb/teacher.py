@@ -339,6 +339,7 @@ class Endpoint:
     url: str
     in_flight: int = 0; sent: int = 0; ok: int = 0; errors: int = 0
     fails_in_row: int = 0; down_until: float = 0.0   # time.monotonic() before which the endpoint is left alone
+    proxy: Any = None; proxy_auth: Any = None        # from the environment, looked up once per job
 
 class OpenAIBackend:
     "Any OpenAI-compatible endpoints (OpenAI, vLLM servers, llama.cpp server, Ollama): async, retried, spread, key from the environment"
@@ -425,7 +426,7 @@ async def _call(self: OpenAIBackend, session, req: GenRequest, sample_index: int
         ep = await self._endpoint(avoid=ep)
         self.requests_made += 1; ep.sent += 1; ep.in_flight += 1
         try:
-            async with session.post(ep.url + path, data=data, headers=headers) as r:
+            async with session.post(ep.url + path, data=data, headers=headers, proxy=ep.proxy, proxy_auth=ep.proxy_auth) as r:
                 status, raw, rh = r.status, await r.read(), r.headers
         except (asyncio.TimeoutError, TimeoutError) as e: err = f"timeout after {self.cfg.timeout_s}s"; self._down(ep)
         except aiohttp.ClientError as e: err = f"connection error ({type(e).__name__}: {e})"; self._down(ep)
@@ -605,9 +606,14 @@ Teacher._result = _result
 async def _run_http(self: Teacher, requests, todo, done, fail, st, state, show):
     "Make the missing calls over HTTP with at most `max_in_flight` in flight, within the budget"
     import aiohttp
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
     c, be, queue, limit = self.cfg, self.backend, deque(todo), self.backend.max_in_flight
     r0, t0, e0 = be.requests_made, be.retries, {e.url: (e.sent, e.ok, e.errors) for e in be.endpoints}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), trust_env=True, # proxies as in the env
+    for e in be.endpoints:   # proxies as in the environment, looked up once (trust_env would do it in 2 threads per request)
+        try: e.proxy, e.proxy_auth = get_env_proxy_for_url(URL(e.url))
+        except LookupError: e.proxy = e.proxy_auth = None
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
                                      timeout=aiohttp.ClientTimeout(total=c.timeout_s)) as client:
         async def worker():
             while queue and st.stop_reason is None:

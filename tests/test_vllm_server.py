@@ -128,6 +128,8 @@ def test_server_stopped_after_a_failing_stage(tmp_path):
     params.write_text(textwrap.dedent(f"""
         study: vllmfail
         stages: [evaluate]
+        data:
+          seeds: [{{name: mini_gsm8k, limit: 3}}]
         evaluate:
           engine: vllm
           model: {tiny_llama(hidden=128)}
