@@ -638,6 +638,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'metamath_nb.vllm_server.cpu_max_num_seqs': ( 'vllm_server.html#cpu_max_num_seqs',
                                                                                        'metamath_nb/vllm_server.py'),
                                          'metamath_nb.vllm_server.free_port': ('vllm_server.html#free_port', 'metamath_nb/vllm_server.py'),
+                                         'metamath_nb.vllm_server.full_length': ( 'vllm_server.html#full_length',
+                                                                                  'metamath_nb/vllm_server.py'),
                                          'metamath_nb.vllm_server.gpu_groups': ( 'vllm_server.html#gpu_groups',
                                                                                  'metamath_nb/vllm_server.py'),
                                          'metamath_nb.vllm_server.group_alive': ( 'vllm_server.html#group_alive',

@@ -12,9 +12,9 @@ from .config import TeacherConfig, VLLMConfig, redact
 from .teacher import OpenAIBackend
 
 # %% auto #0
-__all__ = ['project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'kv_bytes_per_token', 'cpu_max_num_seqs', 'lora_rank',
-           'server_command', 'free_port', 'port_free', 'group_alive', 'server_env', 'VLLMServer', 'gpu_groups',
-           'VLLMFleet', 'VLLMBackend']
+__all__ = ['project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'kv_bytes_per_token', 'full_length', 'cpu_max_num_seqs',
+           'lora_rank', 'server_command', 'free_port', 'port_free', 'group_alive', 'server_env', 'VLLMServer',
+           'gpu_groups', 'VLLMFleet', 'VLLMBackend']
 
 # %% ../nbs/03b_vllm_server.ipynb #5e1ab7e8
 def project_dir() -> Path:
@@ -71,12 +71,15 @@ def kv_bytes_per_token(model, dtype='auto') -> Optional[int]:
     wide = dtype == 'float32' or (dtype == 'auto' and str(c.get('dtype') or c.get('torch_dtype')) == 'float32')
     return 2 * c['num_hidden_layers'] * heads * head_dim * (4 if wide else 2)
 
+def full_length(model, cfg: VLLMConfig) -> int:
+    "The longest sequence the server takes: `max_model_len`, else the model's own (8192 when its config is not local)"
+    return cfg.max_model_len or (_model_config(model) or {}).get('max_position_embeddings') or 8192
+
 def cpu_max_num_seqs(model, cfg: VLLMConfig) -> Optional[int]:
     "Sequences that fit in the CPU KV cache at full length, 90% of it (None when the model's config is not local)"
-    per, c = kv_bytes_per_token(model, cfg.dtype), _model_config(model)
+    per = kv_bytes_per_token(model, cfg.dtype)
     if per is None: return None
-    full = cfg.max_model_len or c.get('max_position_embeddings') or 2048
-    return max(1, min(256, int(0.9 * (cfg.kv_cache_gib or 2) * 2**30 / per) // full))
+    return max(1, min(256, int(0.9 * (cfg.kv_cache_gib or 2) * 2**30 / per) // full_length(model, cfg)))
 
 # %% ../nbs/03b_vllm_server.ipynb #b7802ae8
 def lora_rank(adapter) -> int:
@@ -94,6 +97,7 @@ def server_command(python, model, cfg: VLLMConfig, port: int, served_name=None, 
     if cfg.tensor_parallel_size > 1: cmd += ['--tensor-parallel-size', str(cfg.tensor_parallel_size)]
     seqs = cfg.max_num_seqs or (cpu_max_num_seqs(model, cfg) if device == 'cpu' else None)
     if seqs: cmd += ['--max-num-seqs', str(seqs)]
+    if device == 'cpu': cmd += ['--no-enable-chunked-prefill', '--max-num-batched-tokens', str(max(2048, full_length(model, cfg)))]
     if adapters:
         rank = cfg.max_lora_rank or max(lora_rank(a) for a in adapters.values())
         cmd += ['--enable-lora', '--max-lora-rank', str(rank), '--max-loras', str(len(adapters)),
