@@ -46,7 +46,7 @@ class VLLMConfig(Strict):
     servers: int = Field(1, ge=1)       # local servers to start (on CUDA, each on its own tensor_parallel_size GPUs)
     dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto'
     max_model_len: Optional[int] = Field(None, ge=16)  # None: the model's own
-    enforce_eager: bool = False         # no graph capture or compilation (CPU: compiling costs 1-2 min for 10-15%)
+    enforce_eager: Optional[bool] = None # no graph capture or compilation; None: on CPU (compiling costs 1-2 min for 10-15%)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1) # CUDA: share of GPU memory for weights and KV cache
     tensor_parallel_size: int = Field(1, ge=1) # GPUs per server (70B needs several)
     max_lora_rank: Optional[int] = Field(None, ge=1)   # None: the served adapter's rank, rounded up to a power of two >= 8

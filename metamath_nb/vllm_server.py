@@ -92,7 +92,7 @@ def server_command(python, model, cfg: VLLMConfig, port: int, served_name=None, 
     cmd = [str(python), '-m', 'vllm.entrypoints.openai.api_server', '--model', str(model), '--served-model-name', served_name or str(model),
            '--host', host, '--port', str(port), '--dtype', cfg.dtype]
     if cfg.max_model_len: cmd += ['--max-model-len', str(cfg.max_model_len)]
-    if cfg.enforce_eager: cmd.append('--enforce-eager')
+    if cfg.enforce_eager or (cfg.enforce_eager is None and device == 'cpu'): cmd.append('--enforce-eager')
     if device == 'cuda': cmd += ['--gpu-memory-utilization', str(cfg.gpu_memory_utilization)]
     if cfg.tensor_parallel_size > 1: cmd += ['--tensor-parallel-size', str(cfg.tensor_parallel_size)]
     seqs = cfg.max_num_seqs or (cpu_max_num_seqs(model, cfg) if device == 'cpu' else None)
