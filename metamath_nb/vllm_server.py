@@ -115,8 +115,9 @@ def alive():
     p.poll()
     try: os.killpg(p.pid, 0); return True
     except (ProcessLookupError, PermissionError): return False
-def stop(*_):
+def stop(why='told to stop'):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print(f"[guardian {time.strftime('%Y-%m-%dT%H:%M:%S%z')}] {why}: stopping the server's process group {p.pid}", flush=True)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
         try: os.killpg(p.pid, sig)
         except ProcessLookupError: break
@@ -124,13 +125,14 @@ def stop(*_):
         while alive() and time.time() - t < wait: time.sleep(0.1)
         if not alive(): break
     sys.exit(0)
-for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, stop)
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, lambda sig, _: stop(f'signal {sig}'))
 while True:
     if p.poll() is not None:                 # the server died: take its engine processes with it
+        print(f"[guardian {time.strftime('%Y-%m-%dT%H:%M:%S%z')}] the server exited with code {p.returncode}", flush=True)
         try: os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError: pass
         sys.exit(p.returncode or 1)
-    if os.getppid() != ppid: stop()          # the process that started us is gone
+    if os.getppid() != ppid: stop('the process that started the server is gone')
     time.sleep(0.2)
 """
 
