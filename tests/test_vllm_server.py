@@ -97,7 +97,7 @@ def test_sample_seeds_do_not_depend_on_the_resume_point(smollm2_server, tmp_path
     grown.generate(reqs(2)); more = grown.generate(reqs(4))
     assert all(r.ok for r in more) and (grown.stats.cached, grown.stats.done) == (24, 24)
     assert [r.texts for r in more] == [r.texts for r in four]
-    assert len({t for r in four for t in r.texts}) > 24   # samples differ from each other
+    assert len({t for r in four for t in r.texts}) > 12   # samples of one request differ (not all copies of one)
 
 
 def test_two_endpoints_share_a_job_and_survive_a_kill(tmp_path):
