@@ -3,10 +3,12 @@
 #   make test    set up, then run every test (nbdev-test over nbs/, pytest tests/) and print "N passed, N failed"
 #   make lab     set up, then open JupyterLab on the notebooks
 #   make docs    set up, then write README.md and the docs site (_site/index.html)
-# Each does its own set-up into a local virtualenv (.venv) on a fresh machine.
+# Each does its own set-up into local virtualenvs on a fresh machine: .venv (the project) and .venv-vllm (vLLM's
+# CPU build, its own environment; METAMATH_NO_VLLM=1 skips it).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
+VLLM_VENV ?= .venv-vllm
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export HF_HUB_OFFLINE ?= 1
@@ -20,7 +22,7 @@ export TOKENIZERS_PARALLELISM ?= false
 # pyproject.toml on every `make export`, so a time stamp would reinstall after each export).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-12)
 $(STAMP):
-	bash scripts/install.sh $(PYTHON) $(VENV)
+	bash scripts/install.sh $(PYTHON) $(VENV) $(VLLM_VENV)
 	rm -f $(VENV)/.installed-*; touch $@ $(VENV)/.installed
 
 install: $(STAMP)
