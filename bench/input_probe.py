@@ -47,7 +47,7 @@ def cases(d: Path):
         S('adapter missing', BASE.replace('limit: 1}\n', 'limit: 1, adapter: /no/adapter}\n'), ":4: field 'evaluate.adapter'"),
         S('eval prompt without {instruction}', BASE.replace('limit: 1}\n', "limit: 1, prompt: 'Q: {question}'}\n"), ":4: field 'evaluate.prompt'"),
         S('max_new_tokens 0', BASE.replace('limit: 1}\n', 'limit: 1, max_new_tokens: {mini_heldout: 0}}\n'), ":4: field 'evaluate.max_new_tokens"),
-        S('vllm engine not installed', BASE.replace('limit: 1}\n', 'limit: 1, engine: vllm}\n'), ":4: field 'evaluate.engine'"),
+        S('vLLM environment missing', BASE.replace('limit: 1}\n', 'limit: 1, engine: vllm, vllm: {python: /no/python}}\n'), ":4: field 'evaluate.vllm'"),
         S('grading empty', BASE.replace('limit: 1}\n', 'limit: 1, grading: []}\n'), ":4: field 'evaluate.grading'"),
         S('data_dir missing', BASE.replace('limit: 1}]}', 'limit: 1}], data_dir: /nonexistent}'), ":3: field 'data.data_dir'"),
         S('seed file missing', seeds('missing.jsonl'), ":3: field 'data.seeds.0.path'"),
