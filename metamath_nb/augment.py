@@ -20,7 +20,8 @@ __all__ = ['Dataset', 'MM_TYPES', 'FUNNEL', 'AUGMENTATIONS', 'PAPER_TARGETS', 'N
            'maskable_numbers', 'mask_number', 'fobar_question', 'sv_question', 'sv_spans', 'masking_coverage',
            'metamath_type', 'Candidate', 'clean_response', 'clean_rewrite', 'check_statement', 'solve', 'ans_aug',
            'rephrasing', 'normalise_text', 'fobar', 'self_verification', 'SynthesisResult', 'funnel_counts',
-           'seed_ledger', 'synthesize', 'write_synthesis', 'load_seeds', 'scripted_solver']
+           'seed_ledger', 'synthesize', 'write_synthesis', 'TeacherCallsFailed', 'teacher_failures',
+           'check_teacher_calls', 'load_seeds', 'scripted_solver']
 
 # %% ../nbs/05_augment.ipynb #17b9294a
 @dataclass(frozen=True)
@@ -420,6 +421,23 @@ def write_synthesis(res: SynthesisResult, run_dir):
     run_dir.write_text('synthesize/ledger.csv', res.ledger.to_csv(index=False))
     run_dir.write_json('synthesize/synthesis.json', {'funnel': res.funnel, 'rounds': res.rounds, 'stopped': res.stopped})
 
+# %% ../nbs/05_augment.ipynb #0bba08de
+class TeacherCallsFailed(RuntimeError):
+    "Teacher calls of a synthesis failed (for a reason other than the budget cap): the synthesis is not done"
+
+def teacher_failures(res: SynthesisResult) -> dict:
+    "Samples of a synthesis, those whose teacher call failed (budget cap aside), those stopped by the cap, and the first error"
+    errs = [c.error for c in res.candidates if c.error]
+    failed = [e for e in errs if 'budget' not in e.lower()]
+    return {'samples': len(res.candidates), 'failed': len(failed), 'budget': len(errs) - len(failed), 'first_error': failed[0] if failed else ''}
+
+def check_teacher_calls(res: SynthesisResult):
+    "Raise TeacherCallsFailed when any teacher call failed for a reason other than the budget cap"
+    f = teacher_failures(res)
+    if f['failed']:
+        raise TeacherCallsFailed(f"{f['failed']} of {f['samples']} teacher samples failed (first error: {f['first_error'][:300]}). "
+                                 "The synthesis is not done: fix the cause and rerun; finished calls come from the cache, the failed ones are asked again.")
+
 # %% ../nbs/05_augment.ipynb #e24bc336
 def load_seeds(data_cfg, seed: int = 0, on_file=None) -> list:
     "The seed problems that `DataConfig.seeds` names (package mini sets, or benchmark train splits); seeded subsets"
@@ -427,7 +445,7 @@ def load_seeds(data_cfg, seed: int = 0, on_file=None) -> list:
     out = []
     for s in data_cfg.seeds:
         if s.name in ('mini_gsm8k', 'mini_math'):
-            ps = seeded_subset(mini_seeds(s.name[5:], s.path), s.limit, seed)
+            ps = seeded_subset(mini_seeds(s.name[5:], s.path, data_cfg.lenient), s.limit, seed)
         elif s.name in ('gsm8k', 'math'): ps = load_benchmark(s.name, s.split, data_cfg.data_dir, s.limit, seed, data_cfg.lenient, s.path)
         else: raise ValueError(f"data.seeds: '{s.name}' cannot seed synthesis (use mini_gsm8k, mini_math, gsm8k or math)")
         if s.split == 'test' or any(p.split == 'test' for p in ps): raise ValueError(f"data.seeds: '{s.name}' is a test split; seeds must come from training data")

@@ -4,20 +4,24 @@
 
 # %% ../nbs/00_config.ipynb #ca443f58
 from __future__ import annotations
-import difflib, hashlib, json, os, platform, random, re, subprocess, sys, tempfile, time
+import contextlib, copy, difflib, hashlib, json, os, platform, random, re, shutil, socket, subprocess, sys, tempfile, time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+try: import fcntl     # POSIX file locks; where absent (Windows) runs are not locked
+except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['AugType', 'Stage', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig', 'AugmentConfig',
-           'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError', 'load_params', 'params_hash',
-           'file_sha256', 'set_seed', 'secret_values', 'redact', 'git_commit', 'package_versions', 'RunDir',
-           'default_run_id', 'start_run', 'open_run']
+__all__ = ['AugType', 'Stage', 'RUN_LOCK', 'STAGE_LOCK', 'MANIFEST_LOCK', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig',
+           'Price', 'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig',
+           'ParamsError', 'parse_overrides', 'load_params', 'params_hash', 'file_sha256', 'set_seed', 'secret_values',
+           'redact', 'git_commit', 'package_versions', 'atomic_write_text', 'unique_tmp_dir', 'replace_dir', 'RunBusy',
+           'FileLock', 'lock_run', 'hold_stage_lock', 'check_run_free', 'RunDir', 'default_run_id', 'run_path',
+           'start_run', 'open_run']
 
 # %% ../nbs/00_config.ipynb #98f59778
 class Strict(BaseModel):
@@ -28,14 +32,14 @@ class Strict(BaseModel):
 class SeedSource(Strict):
     "One source of seed or benchmark problems"
     name: Literal['mini_gsm8k', 'mini_math', 'gsm8k', 'math', 'math500', 'gsm8k_backward', 'metamathqa'] # which dataset
-    split: str = 'train'           # train or test
+    split: Literal['train', 'test'] = 'train'
     path: Optional[str] = None     # a local JSONL file; None: the default location (package data, data_dir or hub)
-    limit: Optional[int] = None    # keep at most this many items (a seeded subset)
+    limit: Optional[int] = Field(None, ge=1) # keep at most this many items (a seeded subset)
 
 class DataConfig(Strict):
     "Where seed problems come from and where benchmark files lie"
     seeds: list[SeedSource] = Field(default_factory=lambda: [SeedSource(name='mini_gsm8k'), SeedSource(name='mini_math')])
-    data_dir: Optional[str] = None # folder with benchmark JSONL files (default: $METAMATH_DATA or ../shared/data)
+    data_dir: Optional[str] = None # folder with benchmark JSONL files (default: $METAMATH_DATA or ../shared/data); must exist when set
     lenient: bool = False          # skip (and count) malformed rows instead of failing
 
 # %% ../nbs/00_config.ipynb #a2210e9a
@@ -174,6 +178,12 @@ class RunConfig(Strict):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     evaluate: EvalConfig = Field(default_factory=EvalConfig)
     source: Optional[str] = Field(None, exclude=True) # the params file this came from (not part of the params)
+    _lines: dict = PrivateAttr(default_factory=dict)     # field path -> its line in the params file
+    _overrides: dict = PrivateAttr(default_factory=dict) # dotted key -> value, from --set
+
+    def where(self, *loc) -> str:
+        "Where the field at `loc` was set: '--set key', 'file:line', or the file (a default)"
+        return _where(loc, self._lines, self._overrides, self.source or '<params>')
 
 # %% ../nbs/00_config.ipynb #3e660f76
 class ParamsError(ValueError):
@@ -193,6 +203,31 @@ def _key_lines(node, path=(), out=None):
             _key_lines(v, path + (i,), out)
     return out
 
+# %% ../nbs/00_config.ipynb #a913cc69
+def _duplicate_keys(node, fname, path=()) -> list[str]:
+    "One message per key that appears twice in the same mapping (YAML would keep the last one silently)"
+    out = []
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else None
+            p = path + (key,)
+            if key is not None and key in seen:
+                out.append(f"{fname}:{k.start_mark.line + 1}: field '{'.'.join(map(str, p))}': duplicate key (first at line {seen[key]})")
+            elif key is not None: seen[key] = k.start_mark.line + 1
+            out += _duplicate_keys(v, fname, p)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value): out += _duplicate_keys(v, fname, path + (i,))
+    return out
+
+def _read_text(path) -> str:
+    "A params file's text; ParamsError with the line and column of the first byte that is not UTF-8"
+    data = Path(path).read_bytes()
+    try: return data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line, col = data.count(b'\n', 0, e.start) + 1, e.start - (data.rfind(b'\n', 0, e.start) + 1) + 1
+        raise ParamsError(f"{path}:{line}: not UTF-8: byte 0x{data[e.start]:02x} at column {col} (save the file as UTF-8)") from None
+
 # %% ../nbs/00_config.ipynb #365286af
 def _model_at(loc):
     "The pydantic model class that owns the field at `loc` (for suggestions)"
@@ -208,40 +243,73 @@ def _model_at(loc):
         else: return None
     return m
 
-def _explain(err, lines, fname):
-    "One line per pydantic error: file:line: field: message"
+def _where(loc, lines, overrides, fname) -> str:
+    "'--set key' when a --set override gave the field at `loc` (or the section holding it), else 'file:line' of its nearest key"
+    sloc = tuple(map(str, loc))
+    for k in overrides or {}:
+        kp = tuple(k.split('.')); n = min(len(kp), len(sloc))
+        if n and kp[:n] == sloc[:n]: return f"--set {k}"
+    line = next((lines[tuple(loc[:i])] for i in range(len(loc), 0, -1) if tuple(loc[:i]) in lines), None)
+    return f"{fname}:{line}" if line else str(fname)
+
+def _explain(err, lines, fname, overrides=None):
+    "One line per pydantic error: file:line (or --set key): field: message"
     loc = tuple(err['loc'])
-    line = next((lines[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in lines), None)
-    where = f"{fname}:{line}" if line else fname
     msg = err['msg']
     if err['type'] == 'extra_forbidden':
         m = _model_at(loc)
         close = difflib.get_close_matches(str(loc[-1]), list(m.model_fields) if m else [], n=1)
         if close: msg += f" (did you mean '{close[0]}'?)"
     elif 'input' in err and not isinstance(err['input'], (dict, list)): msg += f" (got {err['input']!r})"
-    return f"{where}: field '{'.'.join(map(str, loc))}': {msg}"
+    return f"{_where(loc, lines, overrides, fname)}: field '{'.'.join(map(str, loc))}': {msg}"
+
+# %% ../nbs/00_config.ipynb #f81cfe4c
+def parse_overrides(items) -> dict:
+    "Command-line `--set` items 'key=value' (value read as YAML) as {key: value}; ParamsError naming the bad item"
+    out = {}
+    for it in items or []:
+        k, eq, v = str(it).partition('=')
+        if not eq or not k.strip(): raise ParamsError(f"--set {it}: expected key=value, e.g. --set evaluate.limit=5")
+        try: out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e: raise ParamsError(f"--set {it}: the value is not valid YAML ({getattr(e, 'problem', e)})") from None
+    return out
+
+def _apply_override(raw: dict, key: str, value):
+    "Set dotted `key` in raw params (list items by index: data.seeds.0.limit); a section the file leaves out starts from its defaults"
+    parts, d, dflt = key.split('.'), raw, RunConfig(study='x').model_dump(mode='json')
+    if not all(parts): raise ParamsError(f"--set {key}: a key with an empty part")
+    for i, p in enumerate(parts):
+        here = '.'.join(parts[:i])
+        dflt = dflt.get(p) if isinstance(dflt, dict) else dflt[int(p)] if isinstance(dflt, list) and p.isdigit() and int(p) < len(dflt) else None
+        if isinstance(d, list):
+            if not p.isdigit() or int(p) >= len(d):
+                raise ParamsError(f"--set {key}: '{here}' is a list of {len(d)} items; '{p}' is not one of its indices")
+            p = int(p)
+        elif not isinstance(d, dict): raise ParamsError(f"--set {key}: '{here}' is a value ({d!r}), not a section with fields")
+        if i == len(parts) - 1: d[p] = value
+        else:
+            if isinstance(d, dict) and d.get(p) is None: d[p] = copy.deepcopy(dflt) if isinstance(dflt, (dict, list)) else {}
+            d = d[p]
 
 # %% ../nbs/00_config.ipynb #5c0ecc5d
 def load_params(path, **overrides) -> RunConfig:
     "Load and validate a params YAML into a `RunConfig`; `overrides` are dotted keys, e.g. `**{'evaluate.limit': 5}`"
     path = Path(path)
+    if path.is_dir(): raise ParamsError(f"{path}: a folder, not a params file")
     if not path.exists(): raise ParamsError(f"{path}: params file not found")
-    text = path.read_text()
+    text = _read_text(path)
     try: node, raw = yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         raise ParamsError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    if not isinstance(raw, dict): raise ParamsError(f"{path}:1: expected a mapping of sections at the top level")
-    for k, v in overrides.items():
-        *parents, last = k.split('.')
-        d = raw
-        for p in parents: d = d.setdefault(p, {})
-        d[last] = v
-    try: cfg = RunConfig(**raw)
+    if not isinstance(raw, dict): raise ParamsError(f"{path}:1: expected a mapping of sections at the top level" + (' (the file is empty)' if raw is None else ''))
+    if dups := _duplicate_keys(node, path): raise ParamsError("invalid params:\n" + "\n".join(dups))
+    for k, v in overrides.items(): _apply_override(raw, k, v)
+    lines = _key_lines(node)
+    try: cfg = RunConfig.model_validate(raw)
     except ValidationError as e:
-        lines = _key_lines(node)
-        raise ParamsError("invalid params:\n" + "\n".join(_explain(er, lines, path) for er in e.errors())) from None
-    cfg.source = str(path)
+        raise ParamsError("invalid params:\n" + "\n".join(_explain(er, lines, path, overrides) for er in e.errors())) from None
+    cfg.source, cfg._lines, cfg._overrides = str(path), lines, dict(overrides)
     return cfg
 
 # %% ../nbs/00_config.ipynb #d32e0dbf
@@ -303,40 +371,155 @@ def package_versions(names=_PKGS) -> dict:
 
 # %% ../nbs/00_config.ipynb #5f4ba1f8
 def _now(): return time.strftime('%Y-%m-%dT%H:%M:%S%z')
+_UMASK = os.umask(0o022); os.umask(_UMASK)   # the process umask, for files made through mkstemp (which makes them 0600)
 
+def atomic_write_text(path, text: str) -> Path:
+    "Write `text` (UTF-8) to `path` through a unique temporary file beside it, then rename: readers see the old file or the new one, never a part"
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK); os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError): os.unlink(tmp)
+        raise
+    return path
+
+# %% ../nbs/00_config.ipynb #d59bd400
+def unique_tmp_dir(dest) -> Path:
+    "A new empty folder beside `dest` to build it in (unique per call, so concurrent builders never share one)"
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.tmp'))
+
+def replace_dir(tmp, dest) -> Path:
+    "Move the finished folder `tmp` to `dest`; an older `dest` is first moved aside, then removed"
+    tmp, dest = Path(tmp), Path(dest)
+    for _ in range(20):
+        old = dest.with_name(f'.{dest.name}.{os.getpid()}.{time.monotonic_ns()}.old')
+        with contextlib.suppress(FileNotFoundError): os.rename(dest, old)
+        try: os.rename(tmp, dest)
+        except OSError: continue   # another process put its folder there in between: move that one aside too
+        finally: shutil.rmtree(old, ignore_errors=True)
+        return dest
+    raise OSError(f"could not move {tmp} to {dest}")
+
+# %% ../nbs/00_config.ipynb #79fd588d
+class RunBusy(RuntimeError):
+    "Another process writes the run folder"
+
+def _holder(f) -> str:
+    "Who holds a lock, from what the holder wrote into the lock file"
+    try: h = json.loads(Path(f).read_text() or '{}')
+    except (OSError, ValueError): h = {}
+    return f"pid {h.get('pid', '?')} on {h.get('host', '?')} since {h.get('since', '?')}: {h.get('command', '?')}"
+
+class FileLock:
+    "An exclusive `flock` on `path`, held until `release` (or until the process ends, however it ends)"
+    def __init__(self, path, wait: Union[bool, float] = False): # wait: False (fail at once), True (forever) or seconds
+        self.path, self.fd = Path(path), os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        if fcntl is not None and not self._try(wait):
+            who = _holder(self.path); os.close(self.fd); self.fd = None
+            raise BlockingIOError(who)
+        os.ftruncate(self.fd, 0); os.lseek(self.fd, 0, os.SEEK_SET)   # who holds it, for the message a second process prints
+        os.write(self.fd, json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'since': _now(),
+                                      'command': redact(' '.join(map(str, sys.argv)))[:300]}).encode())
+
+    def _try(self, wait) -> bool:
+        if wait is True: fcntl.flock(self.fd, fcntl.LOCK_EX); return True
+        end = time.monotonic() + (wait or 0)
+        while True:
+            try: fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB); return True
+            except BlockingIOError:
+                if time.monotonic() >= end: return False
+                time.sleep(0.2)
+
+    def release(self):
+        "Drop the lock (closing the descriptor releases the flock)"
+        if self.fd is not None: os.close(self.fd); self.fd = None
+
+@contextlib.contextmanager
+def _flocked(path):
+    "Hold an exclusive flock on `path` for the duration of a block (waits for it)"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None: fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally: os.close(fd)
+
+# %% ../nbs/00_config.ipynb #50436b6b
+RUN_LOCK, STAGE_LOCK, MANIFEST_LOCK = '.run.lock', '.stage.lock', '.manifest.lock'
+
+def lock_run(path, wait=False) -> FileLock:
+    "Take the run's writer lock; RunBusy naming the holder (or, with `wait`, wait for it); then wait out a stage kernel of a killed run"
+    path = Path(path)
+    try: lock = FileLock(path/RUN_LOCK, wait=False)
+    except BlockingIOError as e:
+        if not wait: raise RunBusy(f"{path}: another process is writing this run ({e}). Wait for it to end, or rerun with --wait") from None
+        print(f"waiting for {path}: another process is writing it ({e}) ...", file=sys.stderr, flush=True)
+        lock = FileLock(path/RUN_LOCK, wait=True)
+    try: FileLock(path/STAGE_LOCK, wait=60).release()
+    except BlockingIOError as e:
+        lock.release()
+        raise RunBusy(f"{path}: the stage process of an earlier run still writes here ({e}); end it, then rerun") from None
+    return lock
+
+def hold_stage_lock(path) -> FileLock:
+    "Taken by a stage notebook run by `reproduce` (its kernel holds it while it lives)"
+    try: return FileLock(Path(path)/STAGE_LOCK, wait=10)
+    except BlockingIOError as e: raise RunBusy(f"{path}: another stage process writes this run ({e})") from None
+
+def check_run_free(path):
+    "RunBusy when a process holds the run's writer lock (a notebook run by hand checks this, and holds no lock itself)"
+    f = Path(path)/RUN_LOCK
+    if fcntl is None or not f.exists(): return None
+    fd = os.open(f, os.O_RDONLY)
+    try: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError: raise RunBusy(f"{path}: a reproduce run is writing this run folder ({_holder(f)}); wait for it to end") from None
+    finally: os.close(fd)
+
+# %% ../nbs/00_config.ipynb #969131a4
 @dataclass
 class RunDir:
     "A run's output folder, with its manifest"
     path: Path
     cfg: RunConfig
-    manifest: dict = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict) # this process's copy; the file on disk is the truth
+    lock: Optional[FileLock] = None              # the writer lock, held by `reproduce` (and a stage kernel's stage lock)
 
     def write_text(self, name, text) -> Path:
         "Write `text` (secrets redacted) to `name` inside the run, atomically"
-        p = self.path/name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + '.tmp')
-        tmp.write_text(redact(text)); tmp.replace(p)
-        return p
+        return atomic_write_text(self.path/name, redact(text))
 
     def write_json(self, name, obj) -> Path: return self.write_text(name, json.dumps(obj, indent=2, default=str))
 
+    def read_manifest(self) -> dict:
+        "The manifest on disk ({} when there is none yet)"
+        f = self.path/'manifest.json'
+        if not f.exists(): return {}
+        try: return json.loads(f.read_text(encoding='utf-8'))
+        except ValueError as e: raise RuntimeError(f"{f}: not valid JSON ({e}); move it away to start the run's record afresh") from None
+
+    def update_manifest(self, data_files=None, defaults=None, **fields) -> dict:
+        "Read, change and write the manifest under its own lock: `fields` replace, `defaults` fill what is missing, `data_files` add"
+        with _flocked(self.path/MANIFEST_LOCK):
+            m = self.read_manifest()
+            for k, v in (defaults or {}).items(): m.setdefault(k, v)
+            m.update(fields); m['data_files'] = {**m.get('data_files', {}), **(data_files or {})}
+            self.write_json('manifest.json', m)
+        self.manifest = m
+        return m
+
     def record_data(self, path) -> str:
         "Note a data file that the run read, with its sha256, in the manifest"
-        h = file_sha256(path)
-        self.manifest.setdefault('data_files', {})[str(path)] = h
-        self._save(); return h
-
-    def _save(self):
-        "Write the manifest, keeping data files that other processes (stage notebooks) recorded meanwhile"
-        f = self.path/'manifest.json'
-        disk = json.loads(f.read_text()).get('data_files', {}) if f.exists() else {}
-        self.manifest['data_files'] = {**disk, **self.manifest.get('data_files', {})}
-        self.write_json('manifest.json', self.manifest)
+        h = file_sha256(path); self.update_manifest(data_files={str(path): h}); return h
 
     def finish(self, status='done', **extra):
         "Record the end time and the run's status"
-        self.manifest.update(end_time=_now(), status=status, **extra); self._save()
+        self.update_manifest(end_time=_now(), status=status, **extra)
+
+    def close(self):
+        "Release this process's lock on the run (if it holds one)"
+        if self.lock is not None: self.lock.release(); self.lock = None
 
 # %% ../nbs/00_config.ipynb #340f9284
 def default_run_id(cfg: RunConfig) -> str:
@@ -344,27 +527,38 @@ def default_run_id(cfg: RunConfig) -> str:
     stem = Path(cfg.source).stem if cfg.source else cfg.study
     return f"{stem}-{params_hash(cfg)[:8]}"
 
-def start_run(cfg: RunConfig, root=None) -> RunDir:
-    "Create (or reopen) `outputs/<study>/<run_id>/` with resolved params and a manifest; set the seed"
+def run_path(cfg: RunConfig, root=None) -> Path:
+    "`<root or output_root>/<study>/<run_id>/` of a config"
+    return Path(root or cfg.output_root)/cfg.study/(cfg.run_id or default_run_id(cfg))
+
+def _clean_tmp(path: Path):
+    "Remove temporary files and folders that killed writers left in a run (safe only under the run's lock)"
+    for p in list(path.rglob('.*.tmp')) + list(path.rglob('.*.old')):
+        if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+        else: p.unlink(missing_ok=True)
+
+def start_run(cfg: RunConfig, root=None, hold_lock=False, wait=False) -> RunDir:
+    "Create (or reopen) the run folder with resolved params and a manifest; set the seed. `hold_lock`: take the writer lock (`wait` for it), else check that nobody holds it"
     set_seed(cfg.seed)
-    path = Path(root or cfg.output_root)/cfg.study/(cfg.run_id or default_run_id(cfg))
+    path = run_path(cfg, root)
     path.mkdir(parents=True, exist_ok=True)
-    old = json.loads((path/'manifest.json').read_text()) if (path/'manifest.json').exists() else {}
-    run = RunDir(path, cfg)
-    run.write_text('params.yaml', yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False))
-    run.manifest = {**old, 'study': cfg.study, 'run_id': path.name, 'params_file': cfg.source,
-        'params_hash': params_hash(cfg), 'seed': cfg.seed, 'git': git_commit(), 'python': platform.python_version(),
-        'platform': platform.platform(), 'packages': package_versions(),
-        'start_time': old.get('start_time', _now()), 'end_time': None, 'status': 'running',
-        'data_files': old.get('data_files', {})}
-    run._save()
+    run = RunDir(path, cfg, lock=lock_run(path, wait) if hold_lock else check_run_free(path))
+    try:
+        if run.lock: _clean_tmp(path)
+        run.write_text('params.yaml', yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False))
+        run.update_manifest(defaults={'start_time': _now()}, study=cfg.study, run_id=path.name, params_file=cfg.source,
+            params_hash=params_hash(cfg), seed=cfg.seed, git=git_commit(), python=platform.python_version(),
+            platform=platform.platform(), packages=package_versions(), end_time=None, status='running')
+    except BaseException: run.close(); raise
     return run
 
 # %% ../nbs/00_config.ipynb #24d7499e
 def open_run(params_file, run_dir=None) -> RunDir:
-    "The run of `params_file`: reopen `run_dir` when given (a stage of a reproduce run), else start one"
+    "The run of `params_file`: reopen `run_dir` when given (a stage of a reproduce run), else check the params and start one"
     cfg = load_params(params_file)
     if not run_dir:
+        from metamath_nb.preflight import check_params  # here: preflight needs data, models and prompts, which need this module
+        check_params(cfg)
         # a notebook run by hand writes under the project's outputs/; under nbdev-test (IN_TEST), into a temp folder
         root = Path(cfg.output_root)
         if os.environ.get('IN_TEST'): root = Path(tempfile.mkdtemp())/'outputs'
@@ -375,4 +569,6 @@ def open_run(params_file, run_dir=None) -> RunDir:
     path = Path(run_dir)
     if not (path/'manifest.json').exists(): raise FileNotFoundError(f"{path}: not a run folder (no manifest.json)")
     set_seed(cfg.seed)
-    return RunDir(path, cfg, json.loads((path/'manifest.json').read_text()))
+    run = RunDir(path, cfg, lock=hold_stage_lock(path))
+    run.manifest = run.read_manifest()
+    return run

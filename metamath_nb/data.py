@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 # %% auto #0
-__all__ = ['LOCAL_FILES', 'ROW_PARSERS', 'HUB_SOURCES', 'Problem', 'data_dir', 'gsm8k_gold', 'last_boxed', 'DataError',
-           'RowError', 'read_jsonl', 'gsm8k_row', 'math_row', 'backward_row', 'metamath_answer', 'metamathqa_row',
-           'Problems', 'load_rows', 'DataUnavailable', 'seeded_subset', 'load_benchmark', 'load_metamathqa',
-           'mini_seeds']
+__all__ = ['MAX_TEXT_CHARS', 'LOCAL_FILES', 'ROW_PARSERS', 'HUB_SOURCES', 'Problem', 'data_dir', 'gsm8k_gold', 'last_boxed',
+           'DataError', 'RowError', 'read_jsonl', 'gsm8k_row', 'math_row', 'backward_row', 'metamath_answer',
+           'metamathqa_row', 'Problems', 'load_rows', 'DataUnavailable', 'seeded_subset', 'load_benchmark',
+           'load_metamathqa', 'mini_seeds']
 
 # %% ../nbs/01_data.ipynb #2186098b
 @dataclass
@@ -33,11 +33,13 @@ class Problem:
 
 # %% ../nbs/01_data.ipynb #70a2350f
 def data_dir(path=None) -> Optional[Path]:
-    "The benchmark data folder: `path`, else $METAMATH_DATA, else ../shared/data beside the repo; None if absent"
-    cands = [path, os.environ.get('METAMATH_DATA'), Path(__file__).resolve().parent.parent.parent/'shared'/'data']
-    for c in cands:
-        if c and Path(c).expanduser().is_dir(): return Path(c).expanduser()
-    return None
+    "The benchmark data folder: `path`, else $METAMATH_DATA, else ../shared/data beside the repo (None if absent); a named folder must exist"
+    for c, what in ((path, 'data.data_dir'), (os.environ.get('METAMATH_DATA'), '$METAMATH_DATA')):
+        if c:
+            if not Path(c).expanduser().is_dir(): raise FileNotFoundError(f"{what}: {c}: no such folder")
+            return Path(c).expanduser()
+    default = Path(__file__).resolve().parent.parent.parent/'shared'/'data'
+    return default if default.is_dir() else None
 
 def _package_data() -> Path:
     "Folder of data files shipped inside the package (mini seed sets)"
@@ -86,18 +88,27 @@ class RowError(ValueError):
     def __init__(self, field, msg): self.field, self.msg = field, msg; super().__init__(f"field '{field}': {msg}")
 
 # %% ../nbs/01_data.ipynb #dc85161a
+def _decode(raw: bytes, where: str) -> str:
+    "UTF-8 text of `raw`; DataError naming `where` and the column of the first bad byte"
+    try: return raw.decode('utf-8')
+    except UnicodeDecodeError as e: raise DataError(f"{where}: not UTF-8: byte 0x{raw[e.start]:02x} at column {e.start + 1}") from None
+
 def read_jsonl(path) -> Iterable[tuple[int, Any]]:
-    "Yield (line number, parsed row) of a JSONL file; a bad line raises `DataError` naming file and line"
+    "Yield (line number, parsed row) of a JSONL file; a bad line comes back as a `DataError` naming file and line"
     path = Path(path)
-    with open(path, encoding='utf-8') as f:
-        for n, line in enumerate(f, 1):
+    with open(path, 'rb') as f:
+        for n, raw in enumerate(f, 1):
+            try: line = _decode(raw, f'{path}:{n}')
+            except DataError as e: yield n, e; continue
             if not line.strip(): continue
             try: yield n, json.loads(line)
             except json.JSONDecodeError as e: yield n, DataError(f"{path}:{n}: not valid JSON: {e.msg} (column {e.colno})")
 
 # %% ../nbs/01_data.ipynb #ad716736
+MAX_TEXT_CHARS = 20_000   # longest text field accepted from a data file (4x the longest in the benchmark files)
+
 def _text(row, key, required=True) -> Optional[str]:
-    "A string field of a row; RowError if missing (when required) or not a string"
+    "A string field of a row; RowError if missing (when required), not a string, or longer than MAX_TEXT_CHARS"
     if not isinstance(row, dict): raise RowError('<row>', f'expected a JSON object, got {type(row).__name__}')
     if key not in row or row[key] is None:
         if required: raise RowError(key, 'missing')
@@ -106,6 +117,7 @@ def _text(row, key, required=True) -> Optional[str]:
     if isinstance(v, (int, float)) and not isinstance(v, bool): v = str(v)
     if not isinstance(v, str): raise RowError(key, f'expected a string, got {type(v).__name__}')
     if required and not v.strip(): raise RowError(key, 'empty')
+    if len(v) > MAX_TEXT_CHARS: raise RowError(key, f'{len(v):,} characters, over the limit of {MAX_TEXT_CHARS:,} (MAX_TEXT_CHARS)')
     return v
 
 def _level(v) -> Optional[int]:
@@ -121,7 +133,8 @@ def _extra(row, used): return {k: v for k, v in row.items() if k not in used}
 
 def gsm8k_row(row, i, source='gsm8k', split='test') -> Problem:
     "GSM8K format: question, answer (solution ending in '#### N'); MetaMath's copy uses query/response"
-    qk, ak = ('question', 'answer') if isinstance(row, dict) and 'question' in row else ('query', 'response')
+    mm = isinstance(row, dict) and 'query' in row and 'question' not in row  # MetaMath's copy; otherwise errors name GSM8K's fields
+    qk, ak = ('query', 'response') if mm else ('question', 'answer')
     q, sol = _text(row, qk), _text(row, ak)
     gold = gsm8k_gold(sol)
     if gold is None: raise RowError(ak, "no final answer after '####'")
@@ -179,7 +192,12 @@ class Problems(list):
 # %% ../nbs/01_data.ipynb #c68b1a2a
 def _json_rows(path):
     "Rows of a JSON file holding a list, numbered by position (JSON lists have no useful line numbers)"
-    try: data = json.loads(Path(path).read_text(encoding='utf-8'))
+    raw = Path(path).read_bytes()
+    try: text = raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = raw.count(b'\n', 0, e.start) + 1
+        raise DataError(f"{path}:{line}: not UTF-8: byte 0x{raw[e.start]:02x}") from None
+    try: data = json.loads(text)
     except json.JSONDecodeError as e: raise DataError(f'{path}:{e.lineno}: not valid JSON: {e.msg}') from None
     if not isinstance(data, list): raise DataError(f'{path}:1: expected a JSON list of rows')
     return [(f'item {i}', r) for i, r in enumerate(data)]
@@ -272,8 +290,8 @@ def load_metamathqa(path=None, lenient=False, limit=None, seed=0) -> Problems:
     return seeded_subset(items, limit, seed)
 
 # %% ../nbs/01_data.ipynb #c1bc07d9
-def mini_seeds(kind: str, path=None) -> Problems:
+def mini_seeds(kind: str, path=None, lenient=False) -> Problems:
     "The package's mini seed set: kind 'gsm8k' (GSM8K format) or 'math' (MATH format); `path` overrides the file"
     if kind not in ('gsm8k', 'math'): raise ValueError(f"kind must be 'gsm8k' or 'math', got {kind!r}")
     fn = Path(path) if path else _package_data()/f'mini_{kind}.jsonl'
-    return load_rows(fn, ROW_PARSERS[f'mini_{kind}'], f'mini_{kind}', 'train')
+    return load_rows(fn, ROW_PARSERS[f'mini_{kind}'], f'mini_{kind}', 'train', lenient)

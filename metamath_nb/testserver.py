@@ -250,3 +250,6 @@ def server_stats(base_url) -> dict:
     "Counts of a test server (also one in another process)"
     import httpx
     return httpx.get(base_url.rsplit('/v1', 1)[0] + '/_stats', timeout=10).json()
+
+# %% ../nbs/03a_testserver.ipynb #63180fe4
+if __name__ == '__main__' and 'ipykernel' not in sys.modules: main()   # python -m metamath_nb.testserver (not when this notebook runs)

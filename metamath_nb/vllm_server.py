@@ -8,7 +8,7 @@ import atexit, functools, importlib.util, json, os, signal, socket, subprocess, 
 from pathlib import Path
 from typing import Optional
 
-from .config import TeacherConfig, VLLMConfig, redact
+from .config import TeacherConfig, VLLMConfig, redact, atomic_write_text
 from .teacher import OpenAIBackend
 
 # %% auto #0
@@ -188,8 +188,7 @@ class VLLMServer:
     @property
     def log_path(self) -> Path: return self.log_dir/f'{self.name}.log'
     def _save(self):
-        tmp = self.log_dir/f'{self.name}.json.tmp'
-        tmp.write_text(redact(json.dumps(self.record, indent=1, default=str))); tmp.replace(self.log_dir/f'{self.name}.json')
+        atomic_write_text(self.log_dir/f'{self.name}.json', redact(json.dumps(self.record, indent=1, default=str)))
     def __enter__(self): return self.start()
     def __exit__(self, *a): self.stop()
 
