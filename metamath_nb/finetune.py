@@ -394,11 +394,10 @@ def _check_distributed(trainer):
                            f"(on CPU it falls back to DDP); use accelerate_config 'ddp' or none on this machine")
     if world_size() > 1 and got == 'NO': raise RuntimeError(f"{world_size()} processes launched, but accelerate set up no distributed training")
 
-def _train(cfg, model, tok, ds, out_dir, seed, callbacks, device):
+def _train(args, model, tok, ds, out_dir, callbacks):
     "Train with trl's SFTTrainer, resuming from the last checkpoint in out_dir; returns (trainer, metrics callback, checkpoint)"
     rm = RunMetrics()
-    trainer = _trainer_class()(model=model, args=training_args(cfg, out_dir, seed, device), train_dataset=ds,
-                               processing_class=tok, callbacks=[rm, *callbacks])
+    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, *callbacks])
     _check_distributed(trainer)
     ck = last_checkpoint(out_dir)
     trainer.train(resume_from_checkpoint=str(ck) if ck else None)
@@ -461,10 +460,11 @@ def finetune(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, callbacks=(), d
     if str(device).startswith('cuda'): torch.cuda.reset_peak_memory_stats(device)
     if world_size() > 1: _start_distributed(device)
     rows = load_sft_rows(cfg.data if rows is None else rows, cfg.types, data_dir)
+    args = training_args(cfg, out_dir, seed, device)  # before the model: DeepSpeed ZeRO-3 then loads it partitioned
     model, tok = load_for_training(cfg, device)
     (trainable, total), masters = count_params(model), sorted({str(p.dtype)[6:] for p in model.parameters() if p.requires_grad})
     ds, data_stats = build_sft_dataset(rows, tok, cfg.max_length)
-    trainer, rm, ck = _train(cfg, model, tok, ds, out_dir, seed, callbacks, device)
+    trainer, rm, ck = _train(args, model, tok, ds, out_dir, callbacks)
     del model
     model_dir = _save_model(cfg, trainer, tok, out_dir)
     main = trainer.is_world_process_zero()
