@@ -3,9 +3,10 @@
 1. Throughput with 50 ms server latency at 1, 8 and 64 requests in flight, as a fraction of the ideal
    (in flight / latency). Target: >= 0.9 at 64. The server runs in its own process (no shared GIL).
 2. Replay of a fully cached job of 10,000 calls: requests made (target 0) and items/s (target >= 20,000/s).
-Run: .venv/bin/python bench/teacher.py
+3. With --profile: the 64-in-flight run under cProfile (client process only), the functions that take its CPU time.
+Run: .venv/bin/python bench/teacher.py [--profile]
 """
-import os, sys, tempfile, time
+import cProfile, io, os, pstats, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -21,6 +22,25 @@ def job(n, tag): return [GenRequest(prompt=f'{tag} question {i}: what is {i} + {
 def teacher(url, cache, in_flight):
     return make_teacher(TeacherConfig(backend='openai', model='bench', base_url=url, cache_path=str(cache),
                                       max_in_flight=in_flight, timeout_s=30), progress=False)
+
+def profile(url, tmp, in_flight=64):
+    "Where the client's CPU goes at `in_flight` calls in flight: cProfile's top functions by own time, grouped by layer"
+    n = int(in_flight / LATENCY * SECONDS)
+    t = teacher(url, tmp/'prof.sqlite', in_flight)
+    pr = cProfile.Profile(); c0 = time.process_time(); t0 = time.perf_counter()
+    pr.enable(); t.generate(job(n, 'prof')); pr.disable()
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    st = pstats.Stats(pr); layers = {}
+    for (file, _, fn), (cc, nc, tt, ct, _) in st.stats.items():
+        f = file.replace('\\', '/')
+        layer = next((k for k in ('aiohttp', 'asyncio', 'sqlite3', 'json', 'tqdm', 'metamath_nb', 'yarl', 'multidict', 'selectors', 'ssl') if k in f or k in fn), 'other')
+        layers[layer] = layers.get(layer, 0.0) + tt
+    print(f"profile in_flight={in_flight}: {n} calls, {n / dt:.1f} req/s (fraction {n / dt / (in_flight / LATENCY):.3f} under the profiler), "
+          f"client cpu {cpu / n * 1e3:.3f} ms per call, {cpu / dt:.2f} cores busy")
+    tot = sum(layers.values())
+    print("  own time by layer: " + ", ".join(f"{k} {v / tot:.0%}" for k, v in sorted(layers.items(), key=lambda kv: -kv[1])))
+    out = io.StringIO(); pstats.Stats(pr, stream=out).sort_stats('tottime').print_stats(12)
+    print('\n'.join(l for l in out.getvalue().splitlines() if l.strip())[-2400:])
 
 def main():
     tmp = Path(tempfile.mkdtemp())
@@ -39,6 +59,7 @@ def main():
             assert all(r.ok for r in res)
             print(f"throughput  in_flight={c:3d}  calls={n:5d}  {n / dt:7.1f} req/s  ideal {ideal:6.0f}  fraction {n / dt / ideal:.3f}"
                   f"  cpu per call: client {cpu / n * 1e3:.3f} ms, server {scpu / n * 1e3:.3f} ms")
+        if '--profile' in sys.argv: profile(url, tmp)
     with server_process(latency=0.0) as url:
         reqs = job(10_000, 'replay')
         t0 = time.perf_counter(); teacher(url, tmp/'replay.sqlite', 64).generate(reqs); fill = time.perf_counter() - t0

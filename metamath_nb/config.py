@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['AugType', 'ACCELERATE_CONFIGS', 'Stage', 'Strict', 'SeedSource', 'DataConfig', 'Price', 'TeacherConfig',
+__all__ = ['AugType', 'ACCELERATE_CONFIGS', 'Stage', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig',
            'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError', 'load_params',
            'params_hash', 'file_sha256', 'set_seed', 'secret_values', 'redact', 'git_commit', 'package_versions',
            'RunDir', 'default_run_id', 'start_run', 'open_run']
@@ -38,6 +38,32 @@ class DataConfig(Strict):
     data_dir: Optional[str] = None # folder with benchmark JSONL files (default: $METAMATH_DATA or ../shared/data)
     lenient: bool = False          # skip (and count) malformed rows instead of failing
 
+# %% ../nbs/00_config.ipynb #a2210e9a
+class VLLMConfig(Strict):
+    "A vLLM OpenAI-compatible server: started by the project from the vLLM environment, or already running at `endpoints`"
+    endpoints: list[str] = Field(default_factory=list) # base URLs (http://host:port/v1) of running servers; set: none is started
+    python: Optional[str] = None        # the vLLM environment's python; None: $METAMATH_VLLM_PYTHON, else .venv-vllm/bin/python
+    servers: int = Field(1, ge=1)       # local servers to start (on CUDA, each on its own tensor_parallel_size GPUs)
+    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto'
+    max_model_len: Optional[int] = Field(None, ge=16)  # None: the model's own
+    enforce_eager: Optional[bool] = None # no graph capture or compilation; None: on CPU (compiling costs 1-2 min for 10-15%)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1) # CUDA: share of GPU memory for weights and KV cache
+    tensor_parallel_size: int = Field(1, ge=1) # GPUs per server (70B needs several)
+    max_lora_rank: Optional[int] = Field(None, ge=1)   # None: the served adapter's rank, rounded up to a power of two >= 8
+    max_num_seqs: Optional[int] = Field(None, ge=1)    # sequences per batch; None: vLLM's default on CUDA, sized to the KV cache on CPU
+    kv_cache_gib: Optional[int] = Field(None, ge=1)    # CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE); None: 2
+    max_in_flight: Optional[int] = Field(None, ge=1)   # requests in flight per server; None: max_num_seqs (CPU) or 256
+    request_timeout_s: float = Field(3600.0, gt=0)     # one completion may take this long
+    startup_timeout_s: float = Field(900.0, gt=0)      # loading the model may take this long
+    extra_args: list[str] = Field(default_factory=list) # more server arguments, e.g. ['--swap-space', '8']
+    env: dict[str, str] = Field(default_factory=dict)   # more environment variables for the server
+
+    @model_validator(mode='after')
+    def _check(self):
+        bad = [u for u in self.endpoints if not re.match(r'^https?://[^/]+', u)]
+        if bad: raise ValueError(f"endpoints must be http(s) base URLs like http://127.0.0.1:8000/v1, got {bad}")
+        return self
+
 # %% ../nbs/00_config.ipynb #3877437d
 class Price(Strict):
     "USD per million tokens"
@@ -45,10 +71,11 @@ class Price(Strict):
     completion: float = 0.0
 
 class TeacherConfig(Strict):
-    "The LLM that generates: an OpenAI-compatible endpoint, a local transformers model or vLLM"
+    "The LLM that generates: OpenAI-compatible endpoints, a local transformers model, or a vLLM server the project starts"
     backend: Literal['openai', 'hf', 'vllm'] = 'hf'
     model: str = 'smollm2'              # hub id, local path, or an alias: 'smollm2', 'tiny'
     base_url: Optional[str] = None      # OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
+    endpoints: list[str] = Field(default_factory=list) # several endpoints serving `model`: requests spread, failures retried elsewhere
     api_key_env: Optional[str] = None   # NAME of the environment variable that holds the key (never the key)
     max_in_flight: int = Field(8, ge=1) # concurrent requests (openai backend)
     timeout_s: float = Field(120.0, gt=0)
@@ -58,6 +85,7 @@ class TeacherConfig(Strict):
     cache_path: Optional[str] = None    # SQLite call cache (default: outputs/cache/teacher.sqlite)
     prices: dict[str, Price] = Field(default_factory=dict) # model -> price, for the cost ledger
     budget_usd: Optional[float] = Field(None, ge=0)        # hard cap: stop cleanly when reached
+    vllm: VLLMConfig = Field(default_factory=VLLMConfig)   # backend vllm: the server (or its endpoints)
 
 # %% ../nbs/00_config.ipynb #02e5ac52
 AugType = Literal['AnsAug', 'Rephrasing', 'SV', 'FOBAR']
@@ -135,7 +163,7 @@ class FinetuneConfig(Strict):
 
 class EvalConfig(Strict):
     "Evaluation of a model on the benchmarks"
-    engine: Literal['hf', 'vllm'] = 'hf'
+    engine: Literal['hf', 'vllm'] = 'hf'  # vllm: a vLLM server started for the run (or evaluate.vllm.endpoints)
     model: Optional[str] = None         # hub id, local path or alias; None: this run's fine-tuned model
     adapter: Optional[str] = None       # a LoRA adapter directory on top of `model`
     benchmarks: list[str] = Field(default_factory=lambda: ['gsm8k'])
@@ -150,6 +178,7 @@ class EvalConfig(Strict):
     seed: int = 0                       # seeded subset (with `limit`) and sampling seed
     device: str = 'auto'                # hf engine: auto, cpu, cuda
     length_bins: int = Field(3, ge=1)   # equal-count question-length groups (paper's Figure 7)
+    vllm: VLLMConfig = Field(default_factory=VLLMConfig) # engine vllm: the server (or its endpoints)
 
 # %% ../nbs/00_config.ipynb #bcafa04f
 Stage = Literal['synthesize', 'finetune', 'evaluate']

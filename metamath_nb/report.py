@@ -13,10 +13,11 @@ import pandas as pd
 import yaml
 
 # %% auto #0
-__all__ = ['TABLES', 'AUG_TYPES', 'NOT_RUN', 'STAGES', 'RUN_COLUMNS', 'PAPER_BENCH', 'paper_numbers', 'ReportError',
-           'write_fixture_run', 'run_dirs', 'collect_runs', 'run_summary', 'table1', 'table3_key', 'types_key',
-           'table2', 'table3', 'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'plot_funnel',
-           'plot_table3', 'plot_accuracy_by_length']
+__all__ = ['TABLES', 'AUG_TYPES', 'NOT_RUN', 'STAGES', 'RUN_COLUMNS', 'PAPER_BENCH', 'CI_LABEL', 'paper_numbers', 'ReportError',
+           'write_fixture_run', 'run_dirs', 'collect_runs', 'short', 'runs_overview', 'run_summary', 'table1',
+           'table3_key', 'types_key', 'table2', 'table3', 'format_table', 'to_markdown', 'to_latex', 'to_csv',
+           'save_table', 'not_run_list', 'lead_with_runs', 'plot_funnel', 'plot_accuracy', 'plot_table3',
+           'plot_accuracy_by_length']
 
 # %% ../nbs/41_report.ipynb #4ffa4887
 TABLES = ('table1', 'table2', 'table3')
@@ -138,19 +139,38 @@ def collect_runs(outputs_root) -> pd.DataFrame:
     "One row per run under `outputs_root`: study, run id, labels, params hash, git commit, status of each stage"
     return pd.DataFrame([_run_record(p) for p in run_dirs(outputs_root)], columns=RUN_COLUMNS)
 
+# %% ../nbs/41_report.ipynb #3d0ff092
+def short(h, n: int = 8) -> str:
+    "The first `n` characters of a hash or commit ('' for none)"
+    return '' if h is None or (isinstance(h, float) and math.isnan(h)) else str(h)[:n]
+
+def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
+    "The runs as the report shows them: study, run id, labels, params hash and commit (8 characters, '+' when dirty), stages"
+    out = runs[['study', 'run_id', 'labels']].copy()
+    out['params'] = runs.params_hash.map(short)
+    out['commit'] = [short(c) + ('+' if d is True else '') for c, d in zip(runs.git_commit, runs.git_dirty)]
+    for c in ['status', *STAGES]: out[c] = runs[c]
+    return out.reset_index(drop=True)
+
 # %% ../nbs/41_report.ipynb #24b0ae5d
+def _ci95(b: dict, acc: dict, n) -> dict:
+    "95% interval per grader: as stored (`ci95` of a summary, `<grader>.ci95` of metrics), else Wilson's from n and accuracy"
+    from metamath_nb.evaluate import wilson_ci
+    stored = b.get('ci95') if isinstance(b.get('ci95'), dict) else {m: b[m].get('ci95') for m in ('metamath', 'robust') if isinstance(b.get(m), dict)}
+    return {m: list(stored.get(m) or wilson_ci(round(a * n), int(n))) for m, a in acc.items() if a is not None and n}
+
 def _bench_record(b: dict, where: str) -> dict:
-    "n, accuracy per grader and by-length rows of one benchmark, from either summary shape"
+    "n, accuracy and 95% interval per grader and by-length rows of one benchmark, from either summary shape"
     if 'n' not in b: raise ReportError(f"{where}: field 'n' is missing")
     if isinstance(b.get('accuracy'), dict): acc = b['accuracy']
     elif any(isinstance(b.get(m), dict) for m in ('metamath', 'robust')): acc = {m: b[m].get('accuracy') for m in ('metamath', 'robust') if isinstance(b.get(m), dict)}
     else: raise ReportError(f"{where}: field 'accuracy' is missing (expected {{metamath: float, robust: float}})")
     bl = b.get('by_length') or []
     if isinstance(bl, dict): bl = [{'bucket': k, 'n': v.get('n'), **{f'accuracy_{m}': (v.get(m) or {}).get('accuracy') for m in ('metamath', 'robust')}} for k, v in bl.items()]
-    return {'n': b['n'], 'metamath': acc.get('metamath'), 'robust': acc.get('robust'), 'by_length': bl}
+    return {'n': b['n'], 'metamath': acc.get('metamath'), 'robust': acc.get('robust'), 'ci95': _ci95(b, acc, b['n']), 'by_length': bl}
 
 def run_summary(run_path) -> Optional[dict]:
-    "A run's evaluation: {'model', 'adapter', 'benchmarks': {bench: {n, metamath, robust, by_length}}}; None if absent"
+    "A run's evaluation: {'model', 'adapter', 'benchmarks': {bench: {n, metamath, robust, ci95, by_length}}}; None if absent"
     p = Path(run_path)/'evaluate'
     f = p/'summary.json' if (p/'summary.json').exists() else p/'metrics.json'
     if not f.exists(): return None
@@ -348,6 +368,45 @@ def save_table(df: pd.DataFrame, out_dir, name: str, caption: str = '') -> dict:
     paths['md'].write_text(to_markdown(df)); paths['csv'].write_text(to_csv(df)); paths['tex'].write_text(to_latex(df, caption))
     return paths
 
+# %% ../nbs/41_report.ipynb #98f1b598
+def _paper_item(g: pd.DataFrame) -> str:
+    "One paper row of a not-run list: 'MetaMath-7B (GSM8K 66.5, MATH 19.8)', or a Table 1 cell with its count and share"
+    if 'paper_count' in g:
+        r = g.iloc[0]
+        return f"{r.dataset} {r.type} ({r.paper_count:,.0f}, {r.paper_share:.1f}%)"
+    vals = ', '.join(f"{b} {'-' if pd.isna(v) else f'{v:g}'}" for b, v in zip(g.benchmark, g.paper))
+    return f"{g.row.iloc[0]} ({vals})"
+
+def not_run_list(t: pd.DataFrame) -> str:
+    "The paper rows of `t` that no run produced, as a markdown list with one line per paper section"
+    rest = t[t.run_id == NOT_RUN]
+    if rest.empty: return ''
+    keys, sec = (['dataset', 'type'], 'dataset') if 'paper_count' in rest else (['row'], 'section')
+    lines = [f"- *{s}*: " + ' · '.join(_paper_item(g) for _, g in gs.groupby(keys, sort=False)) for s, gs in rest.groupby(sec, sort=False)]
+    return f"**Not run yet** ({len(rest.groupby(keys))} paper rows; the published numbers in brackets):\n\n" + '\n'.join(lines) + '\n'
+
+def lead_with_runs(t: pd.DataFrame) -> str:
+    "Markdown: the table of the rows some run produced, then the compact list of the paper rows still to run"
+    ran = t[t.run_id != NOT_RUN]
+    head = to_markdown(ran) if len(ran) else '*No run has produced a number for this table yet.*\n'
+    return head + ('\n' + not_run_list(t) if (t.run_id == NOT_RUN).any() else '')
+
+# %% ../nbs/41_report.ipynb #e8b4a416
+CI_LABEL = 'whiskers: 95% Wilson interval'
+
+def _wilson_err(acc, n) -> tuple[float, float]:
+    "Lengths (below, above) in percentage points of the 95% Wilson interval around an accuracy `acc` (a fraction) on `n` questions"
+    from metamath_nb.evaluate import wilson_ci
+    if acc is None or n is None or pd.isna(acc) or pd.isna(n) or not n: return (0.0, 0.0)
+    lo, hi = wilson_ci(round(acc * n), int(n))
+    return (100 * max(0.0, acc - lo), 100 * max(0.0, hi - acc))
+
+def _ci_legend(ax, **kw):
+    "A legend whose last entry says what the whiskers are"
+    from matplotlib.lines import Line2D
+    h, l = ax.get_legend_handles_labels()
+    ax.legend(h + [Line2D([], [], color='k', marker='|', linestyle='None', markersize=10)], l + [CI_LABEL], **kw)
+
 # %% ../nbs/41_report.ipynb #e2c7610b
 def _no_data(message: str):
     "A small figure that only says why there is nothing to plot"
@@ -375,6 +434,24 @@ def plot_funnel(outputs_root):
     fig.suptitle('Synthesis funnel by type'); fig.tight_layout(); plt.close(fig)
     return fig
 
+# %% ../nbs/41_report.ipynb #27dee8da
+def plot_accuracy(outputs_root):
+    "Accuracy (%) of every evaluated run on each of its benchmarks, metamath and robust graders, with 95% Wilson whiskers"
+    import matplotlib.pyplot as plt
+    items = [(r.run_id, bn, b) for _, r in collect_runs(outputs_root).iterrows() for bn, b in ((run_summary(r.path) or {}).get('benchmarks') or {}).items()]
+    if not items: return _no_data(f"no evaluated run yet in {outputs_root}")
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(items) + 2.5), 4))
+    w = 0.38
+    for j, (g, color) in enumerate([('metamath', 'C0'), ('robust', 'C1')]):
+        acc = [_pct(b[g]) if b[g] is not None else 0.0 for _, _, b in items]
+        err = list(zip(*[_wilson_err(b[g], b['n']) for _, _, b in items]))
+        bars = ax.bar([i + (j - .5) * w for i in range(len(items))], acc, w, yerr=err, capsize=4, color=color, label=f"{g} grader")
+        ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], fontsize=7, padding=2)
+    ax.set_xticks(range(len(items)), [f"{rid}\n{bn} (n={b['n']})" for rid, bn, b in items], fontsize=8)
+    ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.set_title('Accuracy of every evaluated run')
+    _ci_legend(ax, fontsize=8, loc='upper right'); fig.tight_layout(); plt.close(fig)
+    return fig
+
 # %% ../nbs/41_report.ipynb #6a91410e
 def _short(row: str) -> str:
     "A Table 3 row name without its training source, abbreviated for an axis label"
@@ -382,7 +459,7 @@ def _short(row: str) -> str:
     return {'AnsAug+Rephrasing+SV+FOBAR': 'all four', 'AnsAug+Rephrasing': 'AnsAug+Rep.'}.get(aug, aug)
 
 def plot_table3(outputs_root):
-    "Table 3 as bars: our accuracy (labelled with its run id, or 'not run') beside the paper's, one panel per training source"
+    "Table 3 as bars: our accuracy (with its 95% Wilson whisker, labelled with its run id, or 'not run') beside the paper's, one panel per training source"
     import matplotlib.pyplot as plt
     t = table3(outputs_root)
     sections = list(dict.fromkeys(t.section))
@@ -390,19 +467,21 @@ def plot_table3(outputs_root):
     for ax, sec in zip(axes[:, 0], sections):
         s = t[t.section == sec].reset_index(drop=True)
         x, w = range(len(s)), 0.4
+        err = list(zip(*[_wilson_err(o / 100 if not math.isnan(o) else None, n) for o, n in zip(s.ours, s.n)]))
         ax.bar([i - w / 2 for i in x], s.paper, w, label='paper (LLaMA-2-7B)', color='0.7')
-        ax.bar([i + w / 2 for i in x], s.ours.fillna(0), w, label='ours (metamath grader)', color='C0')
+        ax.bar([i + w / 2 for i in x], s.ours.fillna(0), w, yerr=err, capsize=3, label='ours (metamath grader)', color='C0')
         for i, r in s.iterrows():
-            ax.text(i + w / 2, (0 if math.isnan(r.ours) else r.ours) + 1, r.run_id if not math.isnan(r.ours) else f"{r.run_id}\n{r.status}" if r.run_id != NOT_RUN else NOT_RUN,
+            top = 0 if math.isnan(r.ours) else r.ours + err[1][i]
+            ax.text(i + w / 2, top + 1, r.run_id if not math.isnan(r.ours) else f"{r.run_id}\n{r.status}" if r.run_id != NOT_RUN else NOT_RUN,
                     rotation=90, ha='center', va='bottom', fontsize=7)
         ax.set_xticks(list(x)); ax.set_xticklabels([f"{_short(r.row)}\n→ {r.benchmark}" for r in s.itertuples()], fontsize=7)
-        ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.set_title(sec, fontsize=10); ax.legend(fontsize=8, loc='upper left')
+        ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.set_title(sec, fontsize=10); _ci_legend(ax, fontsize=8, loc='upper left')
     fig.suptitle('Table 3: effect of each augmentation'); fig.tight_layout(); plt.close(fig)
     return fig
 
 # %% ../nbs/41_report.ipynb #cc7775c2
 def plot_accuracy_by_length(outputs_root, grader: str = 'metamath'):
-    "Accuracy by question length (the paper's Figure 7 analysis): one line per run and benchmark"
+    "Accuracy (%) by question length (the paper's Figure 7 analysis): one line per run and benchmark, 95% Wilson whiskers"
     import matplotlib.pyplot as plt
     series = []
     for _, r in collect_runs(outputs_root).iterrows():
@@ -411,11 +490,13 @@ def plot_accuracy_by_length(outputs_root, grader: str = 'metamath'):
     if not series: return _no_data(f"no evaluation with a by-length breakdown yet in {outputs_root}")
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, bl in series:
-        ax.plot(range(1, len(bl) + 1), [_pct(x.get(f'accuracy_{grader}')) for x in bl], marker='o', label=label)
+        acc = [x.get(f'accuracy_{grader}') for x in bl]
+        err = list(zip(*[_wilson_err(a, x.get('n')) for a, x in zip(acc, bl)]))
+        ax.errorbar(range(1, len(bl) + 1), [_pct(a) for a in acc], yerr=err, capsize=3, marker='o', label=label)
     buckets = {tuple(str(x['bucket']) for x in bl) for _, bl in series}
     k = max(len(bl) for _, bl in series)
     ax.set_xticks(range(1, k + 1), list(buckets.pop()) if len(buckets) == 1 else [f"group {i}" for i in range(1, k + 1)])
     ax.set_xlabel('question length: equal-count groups, shortest to longest'); ax.set_ylabel(f'accuracy (%), {grader} grader')
-    ax.set_ylim(0, 100); ax.legend(fontsize=7); ax.set_title('Accuracy by question length')
+    ax.set_ylim(0, 100); _ci_legend(ax, fontsize=7); ax.set_title('Accuracy by question length')
     fig.tight_layout(); plt.close(fig)
     return fig

@@ -10,6 +10,7 @@ from typing import Optional
 
 import yaml
 from .config import RunConfig, load_params, start_run, RunDir, ParamsError, _now
+from .console import stage_console, notebook_html, run_summary_text
 
 # %% auto #0
 __all__ = ['STAGE_NOTEBOOKS', 'REPORT_NOTEBOOK', 'stage_hash', 'nbs_dir', 'read_stage', 'StageFailed', 'run_stage', 'reproduce',
@@ -61,8 +62,9 @@ def run_stage(run: RunDir, stage: str, force: bool = False, nbs: Optional[Path] 
     try:
         # the stage reads the resolved params (overrides included) and runs from the caller's folder, so relative
         # paths in params mean the same in every stage as on the command line
-        pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(Path.cwd()), log_output=log_output, progress_bar=False,
-                            parameters={'params_file': str((run.path/'params.yaml').resolve()), 'run_dir': str(run.path.resolve())})
+        with stage_console(stage) as live:   # each cell and the kernel's progress bars on the terminal, as they come
+            pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(Path.cwd()), log_output=log_output, **live,
+                                parameters={'params_file': str((run.path/'params.yaml').resolve()), 'run_dir': str(run.path.resolve())})
     except Exception as e:
         info.update(status='failed', ended=_now(), error=_failure_text(e))
         run.write_json(f'{stage}/stage.json', info)
@@ -96,12 +98,14 @@ def reproduce_batch(folder, **kw) -> dict:
 
 # %% ../nbs/09_reproduce.ipynb #b5e5fbc9
 def run_report(outputs_root='outputs', report_dir=None, nbs=None) -> Path:
-    "Execute the report notebook over `outputs_root`; the executed notebook and tables go to `report_dir`"
+    "Execute the report notebook over `outputs_root`; the executed notebook, its HTML and the tables go to `report_dir`"
     import papermill as pm
     nb = (nbs or nbs_dir())/REPORT_NOTEBOOK
     out = Path(report_dir or Path(outputs_root)/'report'); out.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(nb.parent), progress_bar=False,
-                        parameters={'outputs_root': str(Path(outputs_root).resolve()), 'report_dir': str(out.resolve())})
+    with stage_console('report') as live:
+        pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(nb.parent), **live,
+                            parameters={'outputs_root': str(Path(outputs_root).resolve()), 'report_dir': str(out.resolve())})
+    notebook_html(out/nb.name, exclude_input=True)   # report_dir/90_report.html: tables and figures, readable anywhere
     return out
 
 # %% ../nbs/09_reproduce.ipynb #ca328afc
@@ -136,8 +140,10 @@ def main(argv=None):
         if Path(a.params).is_dir():
             res = reproduce_batch(a.params, **kw); print(json.dumps(res, indent=1))
             if any(v != 'done' for v in res.values()): return 1
-        else: reproduce(a.params, **kw)
-        if a.report: print('report in', run_report(a.outputs or 'outputs'))
+        else: run = reproduce(a.params, **kw)
+        rep = run_report(a.outputs or 'outputs') if a.report else None
+        if rep: print('report in', rep)
+        if not Path(a.params).is_dir(): print(run_summary_text(run.path, rep/'90_report.html' if rep else None))
         return 0
     except (StageFailed, ParamsError) as e:
         print(f"metamath-nb: {e}", file=sys.stderr); return 1

@@ -16,9 +16,9 @@ from .config import Price, TeacherConfig, redact
 log = logging.getLogger('metamath_nb.teacher')
 
 # %% auto #0
-__all__ = ['log', 'RETRY_STATUS', 'GenRequest', 'GenResult', 'cut_at_stop', 'hf_generate', 'request_json', 'call_key',
-           'TeacherCache', 'cache_main', 'prompt_bytes', 'Ledger', 'sample_seed', 'CallFailed', 'OpenAIBackend',
-           'HFBackend', 'vllm_generate', 'VLLMBackend', 'JobStats', 'Teacher', 'make_teacher']
+__all__ = ['log', 'RETRY_STATUS', 'GenRequest', 'GenResult', 'cut_at_stop', 'sample_seed', 'hf_generate', 'request_json',
+           'call_key', 'TeacherCache', 'cache_main', 'prompt_bytes', 'Ledger', 'CallFailed', 'Endpoint',
+           'OpenAIBackend', 'HFBackend', 'JobStats', 'Teacher', 'make_teacher']
 
 # %% ../nbs/03_teacher.ipynb #8c34c73f
 @dataclass
@@ -107,24 +107,44 @@ def _stop_criteria(tokenizer, stop, prompt_len):
     return StopOnStrings()
 
 # %% ../nbs/03_teacher.ipynb #ad8dbbe6
+def sample_seed(seed: int, sample_index: int) -> int:
+    "The seed sent for one sample: the request's seed for sample 0, a derived one for the others"
+    if sample_index == 0: return int(seed)
+    return int.from_bytes(hashlib.sha256(f"{seed}:{sample_index}".encode()).digest()[:4], 'big') & 0x7fffffff
+
+def _row_sampler(gens, temperature, top_p):
+    "A logits processor that samples each row with its own generator (temperature, then nucleus) and leaves greedy decoding one choice"
+    import torch
+    from transformers import LogitsProcessor
+    class RowSampler(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            probs = torch.softmax(scores.float() / temperature, dim=-1)
+            if top_p < 1:
+                p, idx = probs.sort(dim=-1, descending=True)
+                drop = p.cumsum(-1) - p > top_p            # keep the smallest set whose mass reaches top_p
+                probs = probs.scatter(-1, idx, p.masked_fill(drop, 0))
+            out = torch.full_like(scores, float('-inf'))
+            for r, g in enumerate(gens): out[r, torch.multinomial(probs[r], 1, generator=g)] = 0.0
+            return out
+    return RowSampler()
+
 def hf_generate(model, tokenizer, prompts_or_messages, # raw prompt strings and/or chat message lists
                 n=1, temperature=0., top_p=1., max_new_tokens=256, stop=None, seed=0,
                 batch_size=8, # prompts per `generate` call (each makes n sequences)
                 desc=None,    # a progress bar label; None: no bar
+                sample_indices=None, # which samples to make, each seeded with sample_seed(seed, i); default range(n)
                ) -> list[GenResult]:
     "Batched local generation with left padding: n samples per prompt, stop strings, finish reasons and token counts"
     import torch
-    from transformers import GenerationConfig
-    items = list(prompts_or_messages)
+    from transformers import GenerationConfig, LogitsProcessorList
+    items, idxs = list(prompts_or_messages), list(range(n) if sample_indices is None else sample_indices)
     if isinstance(stop, str): stop = [stop]
     rendered = [_render(tokenizer, it) for it in items]
     enc = [tokenizer(t, add_special_tokens=sp)['input_ids'] for t, sp in rendered]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     eos, sample = _eos_ids(model, tokenizer), temperature > 0
-    gen_n = n if sample else 1
-    gc = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, num_return_sequences=gen_n,
-                          pad_token_id=pad_id, eos_token_id=sorted(eos) or None,
-                          **(dict(temperature=float(temperature), top_p=float(top_p), top_k=0) if sample else {}))
+    gen_n = len(idxs) if sample else 1
+    gc = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id, eos_token_id=sorted(eos) or None)
     order = sorted(range(len(items)), key=lambda i: -len(enc[i]))
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     results, dev = [None] * len(items), model.device
@@ -134,14 +154,15 @@ def hf_generate(model, tokenizer, prompts_or_messages, # raw prompt strings and/
         mask = torch.zeros((len(idx), L), dtype=torch.long)
         for r, i in enumerate(idx):
             ids[r, L - len(enc[i]):] = torch.tensor(enc[i]); mask[r, L - len(enc[i]):] = 1
-        torch.manual_seed(seed + b)
+        procs = LogitsProcessorList([_row_sampler([torch.Generator().manual_seed(sample_seed(seed, j)) for _ in idx for j in idxs], temperature, top_p)] if sample else [])
         with torch.no_grad():
-            out = model.generate(input_ids=ids.to(dev), attention_mask=mask.to(dev), generation_config=gc,
+            out = model.generate(input_ids=ids.repeat_interleave(gen_n, 0).to(dev), attention_mask=mask.repeat_interleave(gen_n, 0).to(dev),
+                                 generation_config=gc, logits_processor=procs,
                                  **(dict(stopping_criteria=[_stop_criteria(tokenizer, stop, L)]) if stop else {}))
         new = out[:, L:].cpu().tolist()
         for r, i in enumerate(idx):
             done = [_finish(new[r * gen_n + j], eos, pad_id, max_new_tokens, tokenizer, stop) for j in range(gen_n)]
-            if not sample: done = done * n
+            if not sample: done = done * len(idxs)
             results[i] = GenResult([d[0] for d in done], [d[1] for d in done], len(enc[i]), [d[2] for d in done])
     return results
 
@@ -305,11 +326,6 @@ class Ledger:
         return c
 
 # %% ../nbs/03_teacher.ipynb #e4f65a9c
-def sample_seed(seed: int, sample_index: int) -> int:
-    "The seed sent for one sample: the request's seed for sample 0, a derived one for the others"
-    if sample_index == 0: return int(seed)
-    return int.from_bytes(hashlib.sha256(f"{seed}:{sample_index}".encode()).digest()[:4], 'big') & 0x7fffffff
-
 class CallFailed(Exception):
     "A call that failed for good; `attempts` says how many requests were made"
     def __init__(self, msg, attempts=1): super().__init__(msg); self.attempts = attempts
@@ -317,13 +333,30 @@ class CallFailed(Exception):
 # %% ../nbs/03_teacher.ipynb #dc8c424c
 RETRY_STATUS = {408, 409, 429}
 
+@dataclass
+class Endpoint:
+    "One base URL of an OpenAI-compatible service, with its load and health"
+    url: str
+    in_flight: int = 0; sent: int = 0; ok: int = 0; errors: int = 0
+    fails_in_row: int = 0; down_until: float = 0.0   # time.monotonic() before which the endpoint is left alone
+    proxy: Any = None; proxy_auth: Any = None        # from the environment, looked up once per job
+
 class OpenAIBackend:
-    "Any OpenAI-compatible endpoint (OpenAI, a vLLM server, llama.cpp server, Ollama): async, retried, key from the environment"
+    "Any OpenAI-compatible endpoints (OpenAI, vLLM servers, llama.cpp server, Ollama): async, retried, spread, key from the environment"
     name = 'openai'
     def __init__(self, cfg: TeacherConfig, backoff_s=0.5, backoff_cap_s=30.0):
-        self.cfg, self.backoff_s, self.backoff_cap_s = cfg, backoff_s, backoff_cap_s
-        self.base_url = (cfg.base_url or 'https://api.openai.com/v1').rstrip('/')
+        self.cfg, self.backoff_s, self.backoff_cap_s, self.model = cfg, backoff_s, backoff_cap_s, cfg.model
+        self.set_endpoints(cfg.endpoints or [cfg.base_url or 'https://api.openai.com/v1'])
         self.requests_made = 0; self.retries = 0
+
+    def set_endpoints(self, urls):
+        self.endpoints = [Endpoint(u.rstrip('/')) for u in urls]
+    @property
+    def base_url(self) -> str: return self.endpoints[0].url
+    @property
+    def max_in_flight(self) -> int: return self.cfg.max_in_flight
+    def prepare(self): "Make the endpoints ready (nothing to do for endpoints that run elsewhere)"
+    def close(self): "Release what `prepare` started"
 
     def _key(self) -> Optional[str]:
         "The API key, read from the environment at request time (never stored)"
@@ -339,9 +372,9 @@ class OpenAIBackend:
         return redact(text, extra_names=(self.cfg.api_key_env,) if self.cfg.api_key_env else ()) if everything else text
 
     def payload(self, req: GenRequest, sample_index: int) -> tuple[str, dict]:
-        "URL path and JSON body of the request for one sample"
-        body = {'model': self.cfg.model, 'n': 1, 'temperature': float(req.temperature), 'top_p': float(req.top_p),
-                'max_tokens': int(req.max_tokens), 'seed': sample_seed(req.seed, sample_index)}
+        "URL path and JSON body of the request for one sample (a seed only where it samples)"
+        body = {'model': self.model, 'n': 1, 'temperature': float(req.temperature), 'top_p': float(req.top_p), 'max_tokens': int(req.max_tokens)}
+        if req.temperature > 0: body['seed'] = sample_seed(req.seed, sample_index)
         if req.stop: body['stop'] = list(req.stop)
         if req.messages is not None: return '/chat/completions', {**body, 'messages': req.messages}
         return '/completions', {**body, 'prompt': req.prompt}
@@ -368,36 +401,55 @@ def _retry_after(headers) -> Optional[float]:
     return None
 
 # %% ../nbs/03_teacher.ipynb #260542fe
+async def _endpoint(self: OpenAIBackend, avoid=None) -> Endpoint:
+    "The endpoint for the next attempt: the least busy of those up, another than `avoid` where possible; waits while all are down"
+    while True:
+        now = time.monotonic()
+        up = [e for e in self.endpoints if e.down_until <= now]
+        if up: return min([e for e in up if e is not avoid] or up, key=lambda e: (e.in_flight, e.sent))
+        await asyncio.sleep(max(0.0, min(e.down_until for e in self.endpoints) - now))
+
+def _down(self: OpenAIBackend, ep: Endpoint):
+    "Leave an endpoint that failed at the connection level alone for a while (longer after each failure in a row)"
+    ep.fails_in_row += 1
+    ep.down_until = time.monotonic() + min(self.backoff_cap_s, self.backoff_s * 2 ** (ep.fails_in_row - 1))
+OpenAIBackend._endpoint, OpenAIBackend._down = _endpoint, _down
+
 async def _call(self: OpenAIBackend, session, req: GenRequest, sample_index: int) -> tuple:
     "One sample with retries: (text, finish_reason, prompt_tokens, completion_tokens, attempts); CallFailed when it keeps failing"
     import aiohttp
     path, body = self.payload(req, sample_index)
-    key, err, data = self._key(), None, json.dumps(body).encode()
+    key, err, data, ep = self._key(), None, json.dumps(body).encode(), None
     headers = {'Content-Type': 'application/json', **({'Authorization': f'Bearer {key}'} if key else {})}
     for attempt in range(self.cfg.max_retries + 1):
         wait = min(self.backoff_cap_s, self.backoff_s * 2 ** attempt) * random.uniform(0.5, 1.0)
-        self.requests_made += 1
+        ep = await self._endpoint(avoid=ep)
+        self.requests_made += 1; ep.sent += 1; ep.in_flight += 1
         try:
-            async with session.post(self.base_url + path, data=data, headers=headers) as r:
+            async with session.post(ep.url + path, data=data, headers=headers, proxy=ep.proxy, proxy_auth=ep.proxy_auth) as r:
                 status, raw, rh = r.status, await r.read(), r.headers
-        except (asyncio.TimeoutError, TimeoutError) as e: err = f"timeout after {self.cfg.timeout_s}s"
-        except aiohttp.ClientError as e: err = f"connection error ({type(e).__name__}: {e})"
+        except (asyncio.TimeoutError, TimeoutError) as e: err = f"timeout after {self.cfg.timeout_s}s"; self._down(ep)
+        except aiohttp.ClientError as e: err = f"connection error ({type(e).__name__}: {e})"; self._down(ep)
         else:
             if status == 200:
                 try:
                     try: payload = json.loads(raw)
                     except ValueError as e: raise ValueError(f"malformed completion body (invalid JSON: {e})") from None
                     text, fin, pt, ct = _parse(req.kind, payload)
+                    ep.ok += 1; ep.fails_in_row = 0
                     return text, fin, pt, ct, attempt + 1
                 except ValueError as e: err = str(e)[:300]
             else:
                 err = f"HTTP {status}: {raw[:300].decode(errors='replace')}"
-                if status not in RETRY_STATUS and status < 500: raise CallFailed(self._redact(err), attempt + 1)
+                if status not in RETRY_STATUS and status < 500: ep.errors += 1; raise CallFailed(self._redact(err), attempt + 1)
                 ra = _retry_after(rh)
                 if ra is not None: wait = min(ra, 600.0)
+        finally: ep.in_flight -= 1
+        ep.errors += 1
         if attempt < self.cfg.max_retries:
             self.retries += 1
-            await asyncio.sleep(wait)
+            now = time.monotonic()   # another endpoint that is up takes the retry at once
+            if not any(e is not ep and e.down_until <= now for e in self.endpoints): await asyncio.sleep(wait)
     raise CallFailed(self._redact(f"gave up after {self.cfg.max_retries + 1} attempts; last error: {err}"), self.cfg.max_retries + 1)
 OpenAIBackend.call = _call
 
@@ -409,44 +461,14 @@ class HFBackend:
         self.cfg, self.model, self.tokenizer = cfg, model, tokenizer
         self.chunk = cfg.batch_size
 
-    def generate(self, items, n, temperature, top_p, max_tokens, stop, seed) -> list[GenResult]:
+    def generate(self, items, n, temperature, top_p, max_tokens, stop, seed, sample_indices=None) -> list[GenResult]:
         if self.model is None:
             from metamath_nb.models import load_model
             self.model, self.tokenizer = load_model(self.cfg.model, device=self.cfg.device)
-        return hf_generate(self.model, self.tokenizer, items, n=n, temperature=temperature, top_p=top_p,
-                           max_new_tokens=max_tokens, stop=stop, seed=seed, batch_size=self.cfg.batch_size)
-
-# %% ../nbs/03_teacher.ipynb #cda8405e
-def vllm_generate(llm, prompts_or_messages, n=1, temperature=0., top_p=1., max_new_tokens=256, stop=None, seed=0) -> list[GenResult]:
-    "Offline vLLM generation (`vllm.LLM`): raw prompts through `generate`, chat message lists through `chat`"
-    from vllm import SamplingParams  # imported here: vLLM needs CUDA and is an optional extra
-    sp = SamplingParams(n=n, temperature=float(temperature), top_p=float(top_p), max_tokens=int(max_new_tokens),
-                        stop=list(stop) if stop else None, seed=int(seed))
-    items = list(prompts_or_messages)
-    chat_i = [i for i, it in enumerate(items) if not isinstance(it, str)]
-    text_i = [i for i, it in enumerate(items) if isinstance(it, str)]
-    outs = {}
-    if text_i: outs.update(zip(text_i, llm.generate([items[i] for i in text_i], sp, use_tqdm=False)))
-    if chat_i: outs.update(zip(chat_i, llm.chat([list(items[i]) for i in chat_i], sp, use_tqdm=False)))
-    res = []
-    for i in range(len(items)):
-        o = outs[i]
-        res.append(GenResult([c.text for c in o.outputs], [c.finish_reason or 'stop' for c in o.outputs],
-                             len(o.prompt_token_ids or []), [len(c.token_ids) for c in o.outputs]))
-    return res
-
-class VLLMBackend:
-    "Offline `vllm.LLM` on CUDA (vLLM imported lazily)"
-    name = 'vllm'
-    def __init__(self, cfg: TeacherConfig, llm=None):
-        self.cfg, self.llm, self.chunk = cfg, llm, 256
-
-    def generate(self, items, n, temperature, top_p, max_tokens, stop, seed) -> list[GenResult]:
-        if self.llm is None:
-            from vllm import LLM
-            from metamath_nb.models import resolve_model
-            self.llm = LLM(model=resolve_model(self.cfg.model), seed=seed)
-        return vllm_generate(self.llm, items, n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, stop=stop, seed=seed)
+        return hf_generate(self.model, self.tokenizer, items, n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens,
+                           stop=stop, seed=seed, batch_size=self.cfg.batch_size, sample_indices=sample_indices)
+    def prepare(self): pass
+    def close(self): pass
 
 # %% ../nbs/03_teacher.ipynb #bb279c67
 def _run_sync(make_coro):
@@ -467,18 +489,29 @@ class JobStats:
     samples: int = 0; cached: int = 0; duplicates: int = 0; done: int = 0; failed: int = 0; not_started: int = 0
     requests: int = 0; retries: int = 0; prompt_tokens: int = 0; completion_tokens: int = 0; spent_usd: float = 0.0
     elapsed_s: float = 0.0; stop_reason: Optional[str] = None
+    endpoints: dict = field(default_factory=dict)  # base URL -> requests sent, answered and failed in this job (HTTP backends)
 
 # %% ../nbs/03_teacher.ipynb #9392ac22
 class Teacher:
     "Generates through one backend with the call cache, the ledger and progress bars"
-    def __init__(self, cfg: TeacherConfig, backend=None, cache: Optional[TeacherCache] = None, progress=True):
+    def __init__(self, cfg: TeacherConfig, backend=None, cache: Optional[TeacherCache] = None, progress=True,
+                 log_dir=None):  # backend vllm: where the servers' records and logs go
         self.cfg, self.progress, self.stats = cfg, progress, None
-        self.backend = backend or {'openai': OpenAIBackend, 'hf': HFBackend, 'vllm': VLLMBackend}[cfg.backend](cfg)
+        if backend is None and cfg.backend == 'vllm':
+            from metamath_nb.vllm_server import VLLMBackend
+            backend = VLLMBackend(cfg, log_dir=log_dir)
+        self.backend = backend or {'openai': OpenAIBackend, 'hf': HFBackend}[cfg.backend](cfg)
         self.cache = cache or TeacherCache(cfg.cache_path or 'outputs/cache/teacher.sqlite')
         price = cfg.prices.get(cfg.model)
         if cfg.budget_usd is not None and price is None:
             raise ValueError(f"teacher.budget_usd is set but teacher.prices has no entry for model '{cfg.model}': the budget cannot be enforced")
         self.ledger = Ledger(price, cfg.budget_usd)
+
+    def close(self):
+        "Stop what the backend started (vLLM servers)"
+        getattr(self.backend, 'close', lambda: None)()
+    def __enter__(self): return self
+    def __exit__(self, *a): self.close()
 
     def _plan(self, requests):
         "Request JSON, call keys and cache hits of a job"
@@ -503,7 +536,8 @@ def _generate(self: Teacher, requests: Sequence[GenRequest], desc: str = '') -> 
     t0, requests = time.time(), list(requests)
     rjs, keys, hit = self._plan(requests)
     out = {k: (*v, 0.0, None, True) for k, v in hit.items()} # key -> (text, finish, pt, ct, cost, error, cached)
-    todo = list({k: (k, ri, i) for ri, ks in enumerate(keys) for i, k in enumerate(ks) if k not in hit}.values())
+    todo = list({k: (k, ri, i) for ri, ks in enumerate(keys) for i, k in enumerate(ks)  # greedy: sample 0 only, the rest are copies
+                 if k not in hit and (i == 0 or requests[ri].temperature > 0)}.values())
     st = self.stats = JobStats(samples=sum(map(len, keys)), cached=sum(k in hit for ks in keys for k in ks))
     st.duplicates = st.samples - st.cached - len(todo) # samples - cached - duplicates = done + failed + not_started
     bar = tqdm(total=st.samples, initial=st.cached, desc=desc or f'teacher[{self.backend.name}]', disable=not self.progress, mininterval=0.5)
@@ -532,6 +566,7 @@ def _generate(self: Teacher, requests: Sequence[GenRequest], desc: str = '') -> 
         log.info("teacher call failed: %s", err)
     spent0, pt0, ct0 = self.ledger.spent, self.ledger.prompt_tokens, self.ledger.completion_tokens
     try:
+        if todo: getattr(self.backend, 'prepare', lambda: None)()   # e.g. start the vLLM servers
         if todo and isinstance(self.backend, OpenAIBackend): _run_sync(lambda: self._run_http(requests, todo, done, fail, st, state, show))
         elif todo: self._run_local(requests, todo, done, st)
     finally:
@@ -556,8 +591,8 @@ TeacherCache.log_job = _log_job
 def _result(self: Teacher, req: GenRequest, ks, out, st) -> GenResult:
     "Assemble one request's GenResult from its samples' outcomes"
     texts, fins, cts, errs, pts, cost, cached = [], [], [], [], [0], 0.0, True
-    for k in ks:
-        o = out.get(k)
+    for i, k in enumerate(ks):
+        o = out.get(k) if k in out or req.temperature > 0 else out.get(ks[0])  # greedy: a copy of sample 0
         if o is None:
             why = f"not started: budget_usd={self.cfg.budget_usd} reached" if st.stop_reason == 'budget' else "not started: the job was interrupted"
             texts.append(None); fins.append(st.stop_reason or 'error'); cts.append(0); errs.append(why); cached = False; continue
@@ -571,9 +606,14 @@ Teacher._result = _result
 async def _run_http(self: Teacher, requests, todo, done, fail, st, state, show):
     "Make the missing calls over HTTP with at most `max_in_flight` in flight, within the budget"
     import aiohttp
-    c, be, queue = self.cfg, self.backend, deque(todo)
-    r0, t0 = be.requests_made, be.retries
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c.max_in_flight), trust_env=True, # proxies as in the env
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+    c, be, queue, limit = self.cfg, self.backend, deque(todo), self.backend.max_in_flight
+    r0, t0, e0 = be.requests_made, be.retries, {e.url: (e.sent, e.ok, e.errors) for e in be.endpoints}
+    for e in be.endpoints:   # proxies as in the environment, looked up once (trust_env would do it in 2 threads per request)
+        try: e.proxy, e.proxy_auth = get_env_proxy_for_url(URL(e.url))
+        except LookupError: e.proxy = e.proxy_auth = None
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
                                      timeout=aiohttp.ClientTimeout(total=c.timeout_s)) as client:
         async def worker():
             while queue and st.stop_reason is None:
@@ -592,27 +632,30 @@ async def _run_http(self: Teacher, requests, todo, done, fail, st, state, show):
                     if ct < 0: ct = math.ceil(len(text.encode()) / 4)
                     done(key, ri, i, be._redact(text, everything=False), fin, pt, ct, self.ledger.settle(w, pt, ct))
                 finally: state['in_flight'] -= 1
-        try: await asyncio.gather(*(worker() for _ in range(min(c.max_in_flight, len(todo)))))
-        finally: st.requests, st.retries = be.requests_made - r0, be.retries - t0
+        try: await asyncio.gather(*(worker() for _ in range(min(limit, len(todo)))))
+        finally:
+            st.requests, st.retries = be.requests_made - r0, be.retries - t0
+            st.endpoints = {e.url: dict(zip(('sent', 'ok', 'errors'), (a - b for a, b in zip((e.sent, e.ok, e.errors), e0.get(e.url, (0, 0, 0)))))) for e in be.endpoints}
 Teacher._run_http = _run_http
 
 # %% ../nbs/03_teacher.ipynb #22782db6
 def _run_local(self: Teacher, requests, todo, done, st):
-    "Make the missing calls with a local backend, a chunk of prompts at a time, grouped by sampling parameters"
+    "Make the missing calls with a local backend, a chunk of prompts at a time, grouped by sampling parameters and missing samples"
     missing = defaultdict(list)                          # request index -> [(key, sample index)]
     for key, ri, i in todo: missing[ri].append((key, i))
     groups = defaultdict(list)
     for ri, ms in missing.items():
         r = requests[ri]
-        groups[(r.temperature, r.top_p, r.max_tokens, tuple(r.stop or ()), r.seed, len(ms))].append(ri)
-    for (temp, top_p, mx, stop, seed, m), ris in groups.items():
+        groups[(r.temperature, r.top_p, r.max_tokens, tuple(r.stop or ()), r.seed, tuple(i for _, i in ms))].append(ri)
+    for (temp, top_p, mx, stop, seed, idxs), ris in groups.items():
+        m = len(idxs)
         ris.sort(key=lambda ri: -prompt_bytes(requests[ri]))  # similar lengths share a batch: less padding
         for s in range(0, len(ris), self.backend.chunk):
             chunk = ris[s:s + self.backend.chunk]
             ws = [self.ledger.worst(requests[ri]) * m for ri in chunk]
             if not self.ledger.reserve(sum(ws)): st.stop_reason = 'budget'; return
             res = self.backend.generate([requests[ri].messages if requests[ri].messages is not None else requests[ri].prompt for ri in chunk],
-                                        n=m, temperature=temp, top_p=top_p, max_tokens=mx, stop=list(stop) or None, seed=seed)
+                                        n=m, temperature=temp, top_p=top_p, max_tokens=mx, stop=list(stop) or None, seed=seed, sample_indices=list(idxs))
             st.requests += 1
             for ri, w, r in zip(chunk, ws, res):
                 for j, (key, i) in enumerate(missing[ri]):
@@ -622,5 +665,5 @@ Teacher._run_local = _run_local
 
 # %% ../nbs/03_teacher.ipynb #decefa10
 def make_teacher(cfg: TeacherConfig, **kw) -> Teacher:
-    "A Teacher for `cfg.backend` ('openai', 'hf' or 'vllm'); `kw` go to `Teacher` (backend=, cache=, progress=)"
+    "A Teacher for `cfg.backend` ('openai', 'hf' or 'vllm'); `kw` go to `Teacher` (backend=, cache=, progress=, log_dir=)"
     return Teacher(cfg, **kw)
