@@ -1,10 +1,13 @@
 """Fine-tuning throughput: unsloth QLoRA vs transformers + peft + bitsandbytes QLoRA (and full fine-tuning on CPU).
 
 Every trainer gets the same model folder and the same batch of random token ids, in its own process (unsloth patches
-transformers when imported, and each process' peak memory is its own). Printed: tokens/s and peak memory per trainer.
+transformers when imported, and each process' peak memory is its own). The 7B-shaped model is built once, in a
+process of its own too: the parent process never holds a model or a CUDA context while the workers train. Printed:
+tokens/s and peak memory per trainer.
 
   CUDA:  a randomly initialised Llama-2-7B-shaped model (no download), unsloth vs peft, 4-bit NF4 base, LoRA r=16,
-         bf16 compute, gradient checkpointing, batch 4 x 512 tokens. Peak memory = torch.cuda.max_memory_allocated.
+         bf16 compute (autocast, as the Trainer does) over fp32 LoRA weights, gradient checkpointing, batch 4 x 512
+         tokens. Peak memory = torch.cuda.max_memory_allocated.
   CPU:   the tiny random Llama (and SmolLM2-135M with --model smollm2), unsloth vs peft vs full, fp32. Peak memory =
          the worker process' peak resident set size.
 
@@ -43,8 +46,13 @@ def random_llama2_7b(layers=32) -> Path:
 
 
 def model_dir(name, layers) -> Path:
-    from metamath_nb.models import resolve_model
-    return random_llama2_7b(layers) if name == '7b' else Path(resolve_model(name))
+    "The model folder; the 7B-shaped one is built (once) in a child process, so that this process never holds it"
+    from metamath_nb.models import cache_dir, resolve_model
+    if name != '7b': return Path(resolve_model(name))
+    path = cache_dir()/f'bench-llama2-7b-shape-l{layers}'
+    if not (path/'config.json').exists():
+        subprocess.run([sys.executable, __file__, '--build-7b', '--layers', str(layers)], check=True)
+    return path
 
 
 def worker(a):
@@ -56,7 +64,7 @@ def worker(a):
     cfg = FinetuneConfig(trainer=a.worker, base_model=a.model_dir, load_in_4bit=a.worker != 'full', lora_r=a.lora_r,
                          lora_alpha=a.lora_r, lora_dropout=0.0, max_length=a.seq, bf16=cuda)
     t0 = time.perf_counter()
-    model, tok = load_for_training(cfg, 'cuda' if cuda else 'cpu')
+    model, tok = load_for_training(cfg)  # this process's device: cuda:<LOCAL_RANK> (cuda:0 here) or cpu
     load_s = time.perf_counter() - t0
     trainable, total = count_params(model)
     g = torch.Generator().manual_seed(0)
@@ -64,7 +72,8 @@ def worker(a):
     ids = torch.randint(10, min(vocab, 32000), (a.batch, a.seq), generator=g).to(model.device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     def step():
-        loss = model(input_ids=ids, labels=ids).loss
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss = model(input_ids=ids, labels=ids).loss
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         return float(loss)
     for _ in range(a.warmup): step()
@@ -86,7 +95,7 @@ def run_all(a):
     trainers = a.trainers.split(',') if a.trainers else (['unsloth', 'peft'] if cuda else ['unsloth', 'peft', 'full'])
     path = model_dir(name, a.layers)
     print(f"model {name} ({path}), batch {a.batch} x {a.seq} tokens, {a.warmup} warm-up + {a.steps} timed steps, "
-          f"{'CUDA: ' + torch.cuda.get_device_name() if cuda else f'CPU ({os.cpu_count()} cores)'}", flush=True)
+          f"{'CUDA' if cuda else f'CPU ({os.cpu_count()} cores)'}", flush=True)  # no CUDA context in this process
     runs = {tr: [] for tr in trainers}
     for rep in range(a.repeats):  # trainers interleaved, so that load from other processes spreads over all of them
         for tr in trainers:
@@ -105,7 +114,7 @@ def run_all(a):
         med = dict(ok[len(ok) // 2])  # the median run (upper median for an even count)
         med['tokens_per_s_all'] = [r['tokens_per_s'] for r in ok]
         rows.append(med)
-    print(f"\nmedian of {a.repeats} run(s) per trainer")
+    print(f"\nmedian of {a.repeats} run(s) per trainer on {next((r['device'] for r in rows if 'device' in r), '?')}")
     print(f"{'trainer':<8} {'tokens/s':>10} {'peak MiB':>10} {'s/step':>8} {'trainable':>12} {'loss first->last':>18}")
     for r in rows:
         if 'error' in r: print(f"{r['trainer']:<8} error: {r['error']}"); continue
@@ -125,9 +134,11 @@ if __name__ == '__main__':
     ap.add_argument('--lora-r', type=int, default=16); ap.add_argument('--json')
     ap.add_argument('--repeats', type=int, default=None, help='runs per trainer, median reported (default: 1 on CUDA, 3 on CPU)')
     ap.add_argument('--worker', help=argparse.SUPPRESS); ap.add_argument('--model-dir', help=argparse.SUPPRESS)
+    ap.add_argument('--build-7b', action='store_true', help=argparse.SUPPRESS)
     a = ap.parse_args()
     import torch
     cuda = torch.cuda.is_available()
     a.batch = a.batch or (4 if cuda else 4); a.seq = a.seq or (512 if cuda else 128); a.steps = a.steps or (10 if cuda else 20)
     a.repeats = a.repeats or (1 if cuda else 3)
+    if a.build_7b: random_llama2_7b(a.layers); sys.exit(0)
     sys.exit(worker(a) if a.worker else run_all(a))

@@ -16,12 +16,12 @@ try: import fcntl     # POSIX file locks; where absent (Windows) runs are not lo
 except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['AugType', 'Stage', 'RUN_LOCK', 'STAGE_LOCK', 'MANIFEST_LOCK', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig',
-           'Price', 'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig',
-           'ParamsError', 'parse_overrides', 'load_params', 'params_hash', 'file_sha256', 'set_seed', 'secret_values',
-           'redact', 'git_commit', 'package_versions', 'atomic_write_text', 'unique_tmp_dir', 'replace_dir', 'RunBusy',
-           'FileLock', 'lock_run', 'hold_stage_lock', 'check_run_free', 'RunDir', 'default_run_id', 'run_path',
-           'start_run', 'open_run']
+__all__ = ['AugType', 'ACCELERATE_CONFIGS', 'Stage', 'RUN_LOCK', 'STAGE_LOCK', 'MANIFEST_LOCK', 'Strict', 'SeedSource',
+           'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'FinetuneConfig',
+           'EvalConfig', 'RunConfig', 'ParamsError', 'parse_overrides', 'load_params', 'params_hash', 'file_sha256',
+           'set_seed', 'secret_values', 'redact', 'git_commit', 'package_versions', 'atomic_write_text',
+           'unique_tmp_dir', 'replace_dir', 'RunBusy', 'FileLock', 'lock_run', 'hold_stage_lock', 'check_run_free',
+           'RunDir', 'default_run_id', 'run_path', 'start_run', 'open_run']
 
 # %% ../nbs/00_config.ipynb #98f59778
 class Strict(BaseModel):
@@ -117,6 +117,8 @@ class CurateConfig(Strict):
     decontaminate_against: list[str] = Field(default_factory=lambda: ['gsm8k', 'math', 'math500', 'gsm8k_backward'])
 
 # %% ../nbs/00_config.ipynb #e5291a1a
+ACCELERATE_CONFIGS = ('ddp', 'fsdp', 'deepspeed_zero3')  # packaged accelerate configs (metamath_nb/data/accelerate_<name>.yaml)
+
 class FinetuneConfig(Strict):
     "Supervised fine-tuning on MetaMathQA-format rows"
     trainer: Literal['unsloth', 'peft', 'full'] = 'peft'
@@ -127,12 +129,16 @@ class FinetuneConfig(Strict):
     max_length: int = Field(512, ge=8)
     learning_rate: float = Field(2e-5, gt=0)
     epochs: float = Field(3, gt=0)
-    max_steps: int = -1                 # >0 overrides epochs
-    batch_size: int = Field(4, ge=1)    # per device
-    grad_accum: int = Field(1, ge=1)
+    max_steps: int = -1                 # -1: train `epochs`; >0: exactly this many optimizer steps
+    batch_size: int = Field(4, ge=1)    # sequences per device per forward pass
+    global_batch_size: Optional[int] = Field(None, ge=1) # sequences per optimizer step over all processes (the paper: 128);
+                                        # accumulation = global_batch_size / (batch_size x processes)
+    grad_accum: Optional[int] = Field(None, ge=1) # explicit accumulation steps instead of global_batch_size (default 1)
+    num_processes: int = Field(1, ge=1) # processes (one per GPU); >1 runs the fine-tune under `accelerate launch`
+    accelerate_config: Optional[str] = None # 'ddp', 'fsdp' (the paper's full-shard FSDP, bf16), 'deepspeed_zero3' or a YAML path
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     scheduler: str = 'cosine'
-    bf16: bool = False
+    bf16: bool = False                  # bf16 compute (autocast / FSDP mixed precision) over fp32 master weights
     load_in_4bit: bool = True
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(16, ge=1)
@@ -140,6 +146,24 @@ class FinetuneConfig(Strict):
     target_modules: list[str] = Field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
     save_steps: int = Field(50, ge=1)
     merge: bool = False                 # also save a merged model (checked against the adapter)
+
+    @model_validator(mode='after')
+    def _consistent(self):
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"max_steps: {self.max_steps} is not a number of steps: use -1 (train `epochs`) or a positive count")
+        if self.global_batch_size is not None and self.grad_accum is not None:
+            raise ValueError("set global_batch_size or grad_accum, not both (accumulation is derived from global_batch_size)")
+        per_step = self.batch_size * self.num_processes
+        if self.global_batch_size is not None and self.global_batch_size % per_step:
+            raise ValueError(f"global_batch_size {self.global_batch_size} is not a multiple of batch_size {self.batch_size} "
+                             f"x num_processes {self.num_processes} = {per_step}")
+        ac = self.accelerate_config
+        if ac is not None and ac not in ACCELERATE_CONFIGS and not ac.endswith(('.yaml', '.yml', '.json')):
+            raise ValueError(f"accelerate_config {ac!r}: use one of {list(ACCELERATE_CONFIGS)} or the path of a YAML/JSON file")
+        if ac in ('fsdp', 'deepspeed_zero3') and self.load_in_4bit and self.trainer != 'full':
+            raise ValueError(f"accelerate_config {ac!r} shards the weights, which a 4-bit base does not support here: "
+                             "use 'ddp' (or one process) for QLoRA, or load_in_4bit: false")
+        return self
 
 class EvalConfig(Strict):
     "Evaluation of a model on the benchmarks"

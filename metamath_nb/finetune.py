@@ -12,14 +12,15 @@ from typing import Any, Iterable, Optional, Union
 from .config import FinetuneConfig, set_seed, atomic_write_text, unique_tmp_dir, replace_dir
 from .data import load_benchmark, load_metamathqa, mini_seeds, last_boxed, gsm8k_gold
 from .models import load_model, resolve_model
-from .prompts import alpaca_prompt
+from .prompts import ALPACA_TEMPLATE, ALPACA_INPUT_TEMPLATE
 
 # %% auto #0
 __all__ = ['ROW_KEYS', 'IGNORE_INDEX', 'MERGE_PROMPTS', 'SFTDataError', 'check_row', 'gsm8k_sft_response', 'math_sft_response',
-           'seed_to_row', 'load_sft_rows', 'tokenize_sft', 'build_sft_dataset', 'train_device', 'train_dtype',
-           'unsloth_available', 'count_params', 'load_for_training', 'training_args', 'RunMetrics', 'peak_memory_mb',
+           'seed_to_row', 'load_sft_rows', 'train_prompt', 'tokenize_sft', 'build_sft_dataset', 'local_rank',
+           'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype', 'fp32_masters',
+           'count_params', 'load_for_training', 'batch_plan', 'training_args', 'RunMetrics', 'peak_memory_mb',
            'last_checkpoint', 'plot_loss', 'MergeMismatch', 'merge_adapter', 'greedy_outputs', 'check_merge',
-           'FinetuneResult', 'finetune']
+           'FinetuneResult', 'recorded_result', 'result_record', 'release', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #913f9a66
 ROW_KEYS = ('query', 'response', 'type', 'original_question')
@@ -102,15 +103,21 @@ def load_sft_rows(data, types: Iterable[str] = (), data_dir=None) -> list[dict]:
     return [r for r in rows if r['type'] in types]
 
 # %% ../nbs/07_finetune.ipynb #06697852
+def train_prompt(query: str) -> str:
+    "The released training prompt: the first line is the instruction; further lines, if any, the input (Input variant)"
+    instruction, *rest = query.split('\n')
+    if (inp := '\n'.join(rest)): return ALPACA_INPUT_TEMPLATE.format(instruction=instruction, input=inp)
+    return ALPACA_TEMPLATE.format(instruction=instruction)
+
+# %% ../nbs/07_finetune.ipynb #d168c9d6
 IGNORE_INDEX = -100
 
 def tokenize_sft(row: dict, tokenizer, max_length: int = 512) -> dict:
-    "input_ids and labels (-100 on the prompt) for one MetaMathQA row, cut at `max_length`"
-    prompt = tokenizer(alpaca_prompt(row['query']), add_special_tokens=True)['input_ids']
-    resp = tokenizer(row['response'], add_special_tokens=False)['input_ids'] + [tokenizer.eos_token_id]
-    ids = (prompt + resp)[:max_length]
-    labels = ([IGNORE_INDEX] * len(prompt) + resp)[:max_length]
-    return {'input_ids': ids, 'labels': labels}
+    "input_ids and labels (-100 on the prompt) of one row: prompt + response + EOS tokenised as one string, cut at `max_length`"
+    prompt = train_prompt(row['query'])
+    ids = tokenizer(prompt + row['response'] + tokenizer.eos_token, truncation=True, max_length=max_length)['input_ids']
+    n_prompt = len(tokenizer(prompt, truncation=True, max_length=max_length)['input_ids'])
+    return {'input_ids': ids, 'labels': [IGNORE_INDEX] * min(n_prompt, len(ids)) + ids[n_prompt:]}
 
 # %% ../nbs/07_finetune.ipynb #6d132c5e
 def build_sft_dataset(rows: list[dict], tokenizer, max_length: int = 512):
@@ -124,21 +131,46 @@ def build_sft_dataset(rows: list[dict], tokenizer, max_length: int = 512):
     return Dataset.from_list(kept), stats
 
 # %% ../nbs/07_finetune.ipynb #99312072
-def train_device() -> str:
-    "cuda when present, else cpu"
-    import torch
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
+def local_rank() -> int:
+    "This process's rank on its machine (LOCAL_RANK, set by accelerate launch and torchrun; 0 in one process)"
+    return int(os.environ.get('LOCAL_RANK', 0))
 
-def train_dtype(cfg: FinetuneConfig):
-    "bf16 where asked for and supported (CUDA), else fp32"
+def world_size() -> int:
+    "Processes training together (WORLD_SIZE, set by accelerate launch and torchrun; 1 in one process)"
+    return int(os.environ.get('WORLD_SIZE', 1))
+
+def sharding() -> Optional[str]:
+    "'fsdp' or 'deepspeed' when this process was launched to shard the model, else None"
+    for name in ('fsdp', 'deepspeed'):
+        if os.environ.get(f'ACCELERATE_USE_{name.upper()}', '').lower() == 'true': return name
+    return None
+
+def train_device() -> str:
+    "This process's device: cuda:<local rank> where CUDA is present (one GPU per process), else cpu"
     import torch
-    return torch.bfloat16 if cfg.bf16 and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    return f'cuda:{local_rank()}' if torch.cuda.is_available() else 'cpu'
 
 def unsloth_available() -> bool:
     "Whether `import unsloth` can be attempted (installed; and no torchvision on a CPU-only machine, which breaks it)"
     import importlib.util, torch
     if importlib.util.find_spec('unsloth') is None: return False
     return torch.cuda.is_available() or importlib.util.find_spec('torchvision') is None
+
+# %% ../nbs/07_finetune.ipynb #69411b7b
+def compute_dtype(cfg: FinetuneConfig, device: str):
+    "bf16 where params ask for it and the device has it (a CUDA GPU with bf16, or the CPU's autocast), else fp32"
+    import torch
+    if not cfg.bf16: return torch.float32
+    if str(device).startswith('cuda') and not torch.cuda.is_bf16_supported():
+        warnings.warn("bf16 asked for, but this GPU has no bf16: computing in fp32"); return torch.float32
+    return torch.bfloat16
+
+def fp32_masters(model):
+    "Make every trainable weight fp32, the copy the optimizer updates; returns the model"
+    import torch
+    for p in model.parameters():
+        if p.requires_grad and p.dtype != torch.float32: p.data = p.data.float()
+    return model
 
 # %% ../nbs/07_finetune.ipynb #96646018
 def count_params(model) -> tuple[int, int]:
@@ -167,55 +199,70 @@ def _load_unsloth(cfg: FinetuneConfig, dtype, grad_ckpt):
 
 # %% ../nbs/07_finetune.ipynb #7972304b
 def load_for_training(cfg: FinetuneConfig, device: Optional[str] = None):
-    "(model, tokenizer) ready for training with `cfg.trainer`: LoRA adapters attached, or every weight trainable"
+    "(model, tokenizer) ready for training with `cfg.trainer`: fp32 trainable weights, LoRA adapters or every weight"
     import torch
-    device, dtype = device or train_device(), train_dtype(cfg)
-    grad_ckpt = device == 'cuda'  # saves memory on GPU; on CPU it only costs time
+    device = device or train_device()
+    dtype, quantized = compute_dtype(cfg, device), cfg.load_in_4bit and cfg.trainer != 'full'
+    place = 'cpu' if sharding() and not quantized else device   # FSDP / DeepSpeed place the shards themselves
+    grad_ckpt = str(device).startswith('cuda')  # saves memory on GPU; on CPU it only costs time
+    ckpt_kw = {'use_reentrant': False}          # the reentrant variant fails under DDP with frozen inputs
     if cfg.trainer == 'unsloth':
         if not unsloth_available(): raise RuntimeError("trainer 'unsloth' needs the unsloth package (pip install unsloth; on CPU without torchvision)")
         model, tok = _load_unsloth(cfg, dtype, grad_ckpt)
     elif cfg.trainer == 'peft':
         from peft import get_peft_model, prepare_model_for_kbit_training
-        model, tok = load_model(cfg.base_model, device=device, dtype=dtype, load_in_4bit=cfg.load_in_4bit)
-        if cfg.load_in_4bit: model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=grad_ckpt)
-        elif grad_ckpt: model.gradient_checkpointing_enable()
+        model, tok = load_model(cfg.base_model, device=place, dtype=dtype if quantized else torch.float32, load_in_4bit=quantized)
+        if quantized: model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=grad_ckpt, gradient_checkpointing_kwargs=ckpt_kw)
+        elif grad_ckpt: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt_kw)
         model = get_peft_model(model, _lora_config(cfg))
     else:
         if cfg.load_in_4bit: warnings.warn("trainer 'full' trains every weight in full precision: load_in_4bit is ignored")
-        model, tok = load_model(cfg.base_model, device=device, dtype=dtype)
-        if grad_ckpt: model.gradient_checkpointing_enable()
+        model, tok = load_model(cfg.base_model, device=place, dtype=torch.float32)
+        if grad_ckpt: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt_kw)
     tok.padding_side = 'right'
-    return model.train(), tok
+    return fp32_masters(model).train(), tok
 
 # %% ../nbs/07_finetune.ipynb #ebed0cb0
+def batch_plan(cfg: FinetuneConfig, processes: int = 1) -> dict:
+    "Per-device batch, accumulation and processes that make the effective batch; a global batch must divide"
+    per_step = cfg.batch_size * processes
+    if cfg.global_batch_size is None: accum = cfg.grad_accum or 1
+    elif cfg.global_batch_size % per_step:
+        raise ValueError(f"finetune.global_batch_size {cfg.global_batch_size} is not a multiple of batch_size "
+                         f"{cfg.batch_size} x {processes} processes = {per_step}")
+    else: accum = cfg.global_batch_size // per_step
+    return {'per_device': cfg.batch_size, 'grad_accum': accum, 'processes': processes, 'effective': per_step * accum,
+            'global_batch_size': cfg.global_batch_size}
+
+# %% ../nbs/07_finetune.ipynb #aaee8248
 def training_args(cfg: FinetuneConfig, out_dir: Path, seed: int = 42, device: Optional[str] = None, **over):
-    "trl SFTConfig for a run: the schedule from params, checkpoints under out_dir/checkpoints"
+    "trl SFTConfig for a run: the schedule and batch from params, bf16 compute, checkpoints under out_dir/checkpoints"
     import torch
     from trl import SFTConfig
-    cpu = (device or train_device()) == 'cpu'
-    bf16 = train_dtype(cfg) == torch.bfloat16
+    device = device or train_device()
+    cuda, plan = str(device).startswith('cuda'), batch_plan(cfg, world_size())
+    bf16 = compute_dtype(cfg, device) == torch.bfloat16
+    tf32 = True if cuda and bf16 and torch.cuda.get_device_capability()[0] >= 8 else None  # the released run.sh: --tf32 True
     kw = dict(output_dir=str(Path(out_dir)/'checkpoints'), learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        warmup_steps=min(cfg.warmup_ratio, 0.999), lr_scheduler_type=cfg.scheduler, bf16=bf16, fp16=False, use_cpu=cpu,
-        max_length=cfg.max_length, save_strategy='steps', save_steps=cfg.save_steps, save_total_limit=2,
+        max_steps=cfg.max_steps, per_device_train_batch_size=plan['per_device'], gradient_accumulation_steps=plan['grad_accum'],
+        warmup_steps=min(cfg.warmup_ratio, 0.999), lr_scheduler_type=cfg.scheduler, bf16=bf16, fp16=False, tf32=tf32,
+        use_cpu=not cuda, max_length=cfg.max_length, save_strategy='steps', save_steps=cfg.save_steps, save_total_limit=2,
         logging_steps=1, report_to=[], seed=seed, data_seed=seed, dataloader_num_workers=0, remove_unused_columns=False,
-        disable_tqdm=False, weight_decay=0.0, optim='adamw_torch')
+        disable_tqdm=False, weight_decay=0.0, optim='adamw_torch', include_num_input_tokens_seen='non_padding',
+        ddp_find_unused_parameters=False)
     return SFTConfig(**(kw | over))
 
 # %% ../nbs/07_finetune.ipynb #25594549
 from transformers import TrainerCallback
 
 class RunMetrics(TrainerCallback):
-    "Loss per step, tokens seen and training wall time of one trainer.train() call"
-    def __init__(self): self.loss, self.t0, self.tokens0, self.tokens, self.steps0, self.step = [], None, 0, 0, 0, 0
+    "Wall time of one trainer.train() call, and the tokens trained: the whole run's and this call's"
+    wall, tokens, session_tokens = 0.0, 0, 0
     def on_train_begin(self, args, state, control, **kw):
-        self.t0, self.steps0 = time.perf_counter(), state.global_step
-        self.tokens0 = int(getattr(state, 'num_input_tokens_seen', 0) or 0)
-    def on_log(self, args, state, control, logs=None, **kw):
-        logs = logs or {}
-        if 'loss' in logs: self.loss.append((state.global_step, float(logs['loss'])))
-        if 'num_tokens' in logs: self.tokens = int(float(logs['num_tokens']))
-    def on_train_end(self, args, state, control, **kw): self.wall, self.step = time.perf_counter() - self.t0, state.global_step
+        self.t0, self.tokens0 = time.perf_counter(), int(state.num_input_tokens_seen or 0)
+    def on_train_end(self, args, state, control, **kw):
+        self.wall, self.tokens = time.perf_counter() - self.t0, int(state.num_input_tokens_seen or 0)
+        self.session_tokens = self.tokens - self.tokens0
 
 # %% ../nbs/07_finetune.ipynb #d7d068f2
 def peak_memory_mb() -> float:
@@ -308,82 +355,121 @@ def _result(out_dir: Path, metrics: dict) -> FinetuneResult:
     ad = out_dir/'adapter' if metrics['trainer'] != 'full' else None
     return FinetuneResult(out_dir, ad or out_dir/'model', ad, out_dir/'merged' if metrics.get('merged') else None, metrics)
 
-
-def _finished(out_dir: Path) -> Optional[FinetuneResult]:
+def recorded_result(out_dir) -> Optional[FinetuneResult]:
     "The recorded result of a run that already finished in `out_dir`, else None"
-    f = out_dir/'metrics.json'
+    f = Path(out_dir)/'metrics.json'
     m = json.loads(f.read_text()) if f.exists() else {}
-    return _result(out_dir, m) if m.get('status') == 'done' else None
+    return _result(Path(out_dir), m) if m.get('status') == 'done' else None
+
+
+# %% ../nbs/07_finetune.ipynb #cffeb138
+def result_record(cfg: FinetuneConfig, res: FinetuneResult, run_path) -> dict:
+    "What `finetune/result.json` records: the base, the trainer, and the adapter / model relative to the run folder"
+    def rel(p): return os.path.relpath(Path(p).resolve(), Path(run_path).resolve()) if p else None
+    merged = res.merged_dir or (res.model_dir if cfg.trainer == 'full' else None)
+    return {'base_model': cfg.base_model, 'trainer': cfg.trainer, 'adapter_dir': rel(res.adapter_dir), 'merged_dir': rel(merged)}
 
 # %% ../nbs/07_finetune.ipynb #6942fbd4
 MERGE_PROMPTS = ["What is 12 plus 30?", "A train travels 60 miles in 1.5 hours. What is its average speed?",
                  "Solve for $x$: $2x + 3 = 11$."]
 
-def _count_tokens(trainer, rm: RunMetrics):
-    "Wrap the trainer's collator so that `rm.tokens_trained` counts the real (unpadded) tokens of every batch"
-    collate = trainer.data_collator
-    rm.tokens_trained = 0
-    def counting(features):
-        rm.tokens_trained += sum(len(f['input_ids']) for f in features)
-        return collate(features)
-    trainer.data_collator = counting
-    return trainer
-
-def _train(cfg, model, tok, ds, out_dir, seed, callbacks, device):
-    "Train with trl's SFTTrainer, resuming from the last checkpoint in out_dir; returns (trainer, metrics callback, checkpoint)"
+def _trainer_class():
+    "trl's SFTTrainer (as unsloth may have patched it), never training past `max_steps` after a resume"
     from trl import SFTTrainer
+    class _MetaMathSFTTrainer(SFTTrainer):
+        def _run_epoch(self, *a, **kw):
+            # transformers 5.17 resumes a checkpoint taken at max_steps mid-epoch and trains one more step
+            if 0 < self.state.max_steps <= self.state.global_step: self.control.should_training_stop = True; return
+            return super()._run_epoch(*a, **kw)
+    return _MetaMathSFTTrainer
+
+def _check_distributed(trainer):
+    "Refuse a launch whose sharding accelerate did not set up (accelerate 1.15 runs FSDP and DeepSpeed only on GPUs)"
+    want, got = sharding(), trainer.accelerator.distributed_type.name
+    if want and want.upper() not in got:
+        raise RuntimeError(f"launched for {want}, but accelerate set up {got}: accelerate runs {want} only on GPUs "
+                           f"(on CPU it falls back to DDP); use accelerate_config 'ddp' or none on this machine")
+    if world_size() > 1 and got == 'NO': raise RuntimeError(f"{world_size()} processes launched, but accelerate set up no distributed training")
+
+def _train(args, model, tok, ds, out_dir, callbacks):
+    "Train with trl's SFTTrainer, resuming from the last checkpoint in out_dir; returns (trainer, metrics callback, checkpoint)"
     rm = RunMetrics()
-    trainer = SFTTrainer(model=model, args=training_args(cfg, out_dir, seed, device), train_dataset=ds,
-                         processing_class=tok, callbacks=[rm, *callbacks])
-    _count_tokens(trainer, rm)
+    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, *callbacks])
+    _check_distributed(trainer)
     ck = last_checkpoint(out_dir)
     trainer.train(resume_from_checkpoint=str(ck) if ck else None)
     return trainer, rm, ck
 
 # %% ../nbs/07_finetune.ipynb #bd6f2b53
 def _save_model(cfg, trainer, tok, out_dir: Path) -> Path:
-    "Save the adapter (LoRA trainers) or the full model, with the tokenizer"
+    "Save the adapter (LoRA trainers) or the full model with the tokenizer; every process takes part, the main one writes"
     dest = out_dir/('model' if cfg.trainer == 'full' else 'adapter')
-    tmp = unique_tmp_dir(dest)
-    trainer.model.save_pretrained(tmp); tok.save_pretrained(tmp)
-    replace_dir(tmp, dest)
+    main, acc = trainer.is_world_process_zero(), trainer.accelerator
+    from accelerate.utils import broadcast_object_list
+    tmp = Path(broadcast_object_list([str(unique_tmp_dir(dest)) if main else None])[0])  # one folder, named by the main process
+    trainer.save_model(str(tmp))  # under FSDP / DeepSpeed this gathers the full state onto the main process
+    if main:
+        if not any(tmp.glob('*.safetensors')) and not any(tmp.glob('*model*.bin')):
+            raise RuntimeError(f"the Trainer saved no complete model in {tmp}: an FSDP config must use fsdp_state_dict_type: FULL_STATE_DICT")
+        tok.save_pretrained(tmp)
+        replace_dir(tmp, dest)
+    acc.wait_for_everyone()
     return dest
 
-def _free(*objs):
-    "Drop references and release cached GPU memory"
+def release(trainer):
+    "Free the trainer's model, optimizer and scheduler (their memory too, on a GPU): nothing of them stays referenced"
     import gc, torch
-    for o in objs: del o
+    trainer.accelerator.free_memory()
+    for obj in (trainer, trainer.callback_handler):
+        for k in ('model', 'model_wrapped', 'optimizer', 'lr_scheduler', 'train_dataloader', 'deepspeed'):
+            if hasattr(obj, k): setattr(obj, k, None)
     gc.collect()
     if torch.cuda.is_available(): torch.cuda.empty_cache()
 
 # %% ../nbs/07_finetune.ipynb #aebefb19
+def _run_metrics(cfg, trainer, rm, ck, device, masters, trainable, total, data_stats) -> dict:
+    "What metrics.json records of the training part of a run"
+    st, hist, cuda = trainer.state, trainer.state.log_history, str(device).startswith('cuda')
+    return {'status': 'done', 'trainer': cfg.trainer, 'base_model': cfg.base_model, 'device': device,
+        'dtype': str(compute_dtype(cfg, device)).replace('torch.', ''), 'master_dtype': masters,
+        'load_in_4bit': cfg.load_in_4bit and cfg.trainer != 'full', 'distributed': trainer.accelerator.distributed_type.name,
+        'batch': batch_plan(cfg, world_size()), 'effective_batch': batch_plan(cfg, world_size())['effective'],
+        'global_step': st.global_step, 'max_steps': st.max_steps, 'resumed_from': ck.name if ck else None,
+        'train_loss': [[h['step'], h['loss']] for h in hist if 'loss' in h],
+        'tokens_trained': rm.tokens, 'tokens_this_session': rm.session_tokens, 'train_wall_s': round(rm.wall, 3),
+        'tokens_per_s': round(rm.session_tokens / rm.wall, 2) if rm.wall else None,
+        'peak_mem_mb': round(peak_memory_mb(), 1), 'peak_mem_kind': 'cuda_max_allocated' if cuda else 'process_max_rss',
+        'trainable_params': trainable, 'total_params': total, 'data': data_stats, 'merged': False}
+
+def _start_distributed(device):
+    "Join the process group before the model loads (FSDP's memory-saving load reads the weights in the main process only)"
+    from accelerate import PartialState
+    PartialState(cpu=not str(device).startswith('cuda'))
+
+# %% ../nbs/07_finetune.ipynb #6a1799e5
 def finetune(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, callbacks=(), device: Optional[str] = None,
              data_dir=None) -> FinetuneResult:
     "Fine-tune `cfg.base_model` on MetaMathQA rows (list, file, `sft:` source or hub id; None: `cfg.data`) into `out_dir`"
     import torch
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    if (done := _finished(out_dir)): return done
+    if (done := recorded_result(out_dir)): return done
     set_seed(seed); device, t0 = device or train_device(), time.perf_counter()
-    if device == 'cuda': torch.cuda.reset_peak_memory_stats()
+    if str(device).startswith('cuda'): torch.cuda.reset_peak_memory_stats(device)
+    if world_size() > 1: _start_distributed(device)
     rows = load_sft_rows(cfg.data if rows is None else rows, cfg.types, data_dir)
+    args = training_args(cfg, out_dir, seed, device)  # before the model: DeepSpeed ZeRO-3 then loads it partitioned
     model, tok = load_for_training(cfg, device)
-    trainable, total = count_params(model)
+    (trainable, total), masters = count_params(model), sorted({str(p.dtype)[6:] for p in model.parameters() if p.requires_grad})
     ds, data_stats = build_sft_dataset(rows, tok, cfg.max_length)
-    trainer, rm, ck = _train(cfg, model, tok, ds, out_dir, seed, callbacks, device)
-    if not trainer.is_world_process_zero(): return _result(out_dir, {'trainer': cfg.trainer})  # multi-GPU: rank 0 saves
+    trainer, rm, ck = _train(args, model, tok, ds, out_dir, callbacks)
+    del model
     model_dir = _save_model(cfg, trainer, tok, out_dir)
-    hist = trainer.state.log_history
-    m = {'status': 'done', 'trainer': cfg.trainer, 'base_model': cfg.base_model, 'device': device,
-         'dtype': str(train_dtype(cfg)).replace('torch.', ''), 'load_in_4bit': cfg.load_in_4bit and cfg.trainer != 'full',
-         'global_step': trainer.state.global_step, 'resumed_from': ck.name if ck else None,
-         'train_loss': [[h['step'], h['loss']] for h in hist if 'loss' in h],
-         'tokens_trained': rm.tokens_trained, 'train_wall_s': round(rm.wall, 3),
-         'tokens_per_s': round(rm.tokens_trained / rm.wall, 2) if rm.wall else None,
-         'peak_mem_mb': round(peak_memory_mb(), 1), 'peak_mem_kind': 'cuda_max_allocated' if device == 'cuda' else 'process_max_rss',
-         'trainable_params': trainable, 'total_params': total, 'data': data_stats, 'merged': False}
-    _free(trainer, model)
+    main = trainer.is_world_process_zero()
+    m = _run_metrics(cfg, trainer, rm, ck, device, masters, trainable, total, data_stats) if main else {'trainer': cfg.trainer}
+    release(trainer); del trainer
+    if not main: return _result(out_dir, m)  # several processes: the main one merges and writes the metrics
     if cfg.merge and cfg.trainer != 'full':
-        dtype = train_dtype(cfg)
+        dtype = compute_dtype(cfg, device)
         merge_adapter(cfg.base_model, model_dir, out_dir/'merged', device=device, dtype=dtype)
         m['merge_check'] = check_merge(cfg.base_model, model_dir, out_dir/'merged', MERGE_PROMPTS, device=device, dtype=dtype,
                                        vs_4bit=cfg.load_in_4bit)

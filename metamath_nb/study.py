@@ -70,8 +70,9 @@ def eval_model(cfg: RunConfig, run: RunDir) -> tuple[str, Optional[str]]:
     f = Path(run.path)/'finetune'/'result.json'
     if f.exists():
         r = json.loads(f.read_text())
-        if r.get('merged_dir'): return r['merged_dir'], None
-        return r['base_model'], r.get('adapter_dir')
+        at = lambda p: str(Path(run.path)/p) if p and not Path(p).is_absolute() else p  # recorded relative to the run folder
+        if r.get('merged_dir'): return at(r['merged_dir']), None
+        return r['base_model'], at(r.get('adapter_dir'))
     print(f"no fine-tuned model in {run.path}: evaluating the base model {cfg.finetune.base_model}")
     return cfg.finetune.base_model, None
 
