@@ -707,7 +707,7 @@ def _off(v: str) -> str:
     except ValueError: return v + '+1'
 
 # %% ../nbs/05_augment.ipynb #e3b95123
-def _scripted_answer(kind: str, value: str, index: int) -> str:
+def _scripted_answer(kind: str, value: str, query: str) -> str:
     "The scripted teacher's solution text"
     if kind == 'cot': return f'Let me compute step by step.\nThe answer is: {value}'
     return f'Solving for the unknown gives {value}.\nThe value of the unknown is {value}.\nThe answer is: {value}'
@@ -738,7 +738,7 @@ def scripted_solver(seeds, wrong=(), answer=_scripted_answer) -> callable:
         if kind == 'sv_statement':
             m = re.fullmatch(r'(.*) The answer is (.*)\.', q, re.S)
             return stmt.get((m[1].strip(), m[2]), 'I cannot.') if m else 'I cannot.'
-        if kind == 'cot': return answer(kind, gold[q], index) if q in gold else 'I am not sure.'
+        if kind == 'cot': return answer(kind, gold[q], q) if q in gold else 'I am not sure.'
         v = qa.get(q, qa.get(q.rsplit('\n', 1)[0].strip()))
-        return answer(kind, v, index) if v is not None else 'I am not sure.'
+        return answer(kind, v, q) if v is not None else 'I am not sure.'
     return respond
