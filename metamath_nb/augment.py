@@ -696,7 +696,8 @@ def _scripted_statement(p) -> str:
 
 def _clause_statement(clause: str, answer: str) -> str:
     "The statement the scripted teacher writes for a last clause and its answer (released SV)"
-    return f"{clause.rstrip(' ?.')} is {answer}." if clause else f'The result is {answer}.'
+    said = clause.rstrip(' ?.')
+    return f'{said} is {answer}.' if said else f'The result is {answer}.'
 
 def _scripted_rephrasing(q: str) -> str:
     "The scripted teacher's rephrasing: the words in reverse order (different n-grams, same numbers)"
