@@ -5,6 +5,8 @@ solution text) and (b) a re-formatted variant of itself (spacing, \\dfrac for \\
 Speed: 5000 predictions (even items: the re-formatted variant of the gold, odd items: the next item's gold, mostly a
 wrong answer) graded by robust mode, by Math-Verify alone (parse + verify, in-process) and by metamath mode.
 Usage: python bench/grading.py [--limit N]. Skips with a message when the MATH test file is absent.
+The hand-labelled adversarial corpus (issue 13: robust vs Math-Verify alone vs metamath) is bench/grading_corpus.py;
+the fuzz of both modes under a hard per-call bound (issue 15) is bench/grading_fuzz.py.
 """
 import argparse, os, re, sys, time
 from pathlib import Path

@@ -4,24 +4,27 @@
 
 # %% ../nbs/02_grading.ipynb #89685b7d
 from __future__ import annotations
-import atexit, cmath, json, math, os, queue, random, re, subprocess, sys, threading, time
+import atexit, json, math, os, queue, random, re, subprocess, sys, threading, time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Optional, Sequence
 
 from .data import last_boxed
+from .numeric import (TooLarge, Refused, Inexact, Deadline, QI, read_number, parse_expr, eval_exact,
+                                 eval_interval, expr_equal, proportional)
 
 # %% auto #0
-__all__ = ['MAX_OUTPUT_CHARS', 'MAX_ANSWER_CHARS', 'ITEM_TIMEOUT_S', 'CONSTANTS', 'Extracted', 'extract_answer',
-           'metamath_gsm8k_number', 'metamath_extract', 'hendrycks_strip', 'hendrycks_equiv', 'normalize_answer',
-           'parse_number', 'numbers_equal', 'eval_latex', 'latex_variables', 'fast_equal', 'SympyWorker',
-           'sympy_worker', 'parse_structure', 'compare_answers', 'grade', 'grade_output', 'grade_all',
+__all__ = ['MAX_OUTPUT_CHARS', 'MAX_ANSWER_CHARS', 'ITEM_TIMEOUT_S', 'STATUSES', 'CONSTANTS', 'Extracted', 'extract_answer',
+           'Ungradable', 'metamath_gsm8k_number', 'metamath_extract', 'hendrycks_strip', 'hendrycks_equiv',
+           'normalize_answer', 'parse_number', 'numbers_equal', 'eval_latex', 'latex_variables', 'fast_equal',
+           'SympyWorker', 'sympy_worker', 'parse_structure', 'compare_answers', 'grade', 'grade_output', 'grade_all',
            'grade_disagreements']
 
 # %% ../nbs/02_grading.ipynb #23ec5015
 MAX_OUTPUT_CHARS = 100_000  # longer model outputs are ungradable (status 'too_long')
 MAX_ANSWER_CHARS = 1_000    # longer extracted/gold answers are ungradable
-ITEM_TIMEOUT_S = 3.0        # hard wall-clock budget for the symbolic part of one item
+ITEM_TIMEOUT_S = 3.0        # hard wall-clock budget for the comparison of one item (sympy included)
+STATUSES = ('ok', 'no_answer', 'too_long', 'timeout', 'too_large', 'undefined', 'bad_gold', 'error')
 
 # %% ../nbs/02_grading.ipynb #c37afc00
 @dataclass
@@ -74,6 +77,10 @@ def extract_answer(text: str, kind: str = 'math') -> Extracted:
 # %% ../nbs/02_grading.ipynb #975ddb2a
 _MM_NUMBER = re.compile(r'[\-+]?\d*[\.,/]?\d+')
 
+class Ungradable(ValueError):
+    "An answer the released MetaMath code would raise on; `status` says why (undefined, too_large, bad_gold)"
+    def __init__(self, status: str, msg: str): self.status = status; super().__init__(f'{status}: {msg}')
+
 def _is_number(s: str) -> bool:
     "MetaMath's is_number: float() works, or the string is one Unicode numeric character"
     try: float(s); return True
@@ -83,19 +90,33 @@ def _is_number(s: str) -> bool:
     except (TypeError, ValueError): return False
 
 # %% ../nbs/02_grading.ipynb #eb6642ed
+def _mm_round(v: float) -> int:
+    "Python's round, as the released code calls it; where round raises (an infinity), Ungradable"
+    try: return round(v)
+    except (OverflowError, ValueError) as e: raise Ungradable('too_large', f'round({v})') from e
+
+def _mm_fraction(tok: str) -> float:
+    "float(Fraction(tok)) computed as the released code does; Ungradable where that raises"
+    if len(tok) > 20_000: raise Ungradable('too_large', f'a fraction of {len(tok)} characters')  # past Python's digit limit anyway
+    try: f = Fraction(tok)
+    except ZeroDivisionError as e: raise Ungradable('undefined', f'division by zero in {tok[:30]}') from e
+    except ValueError as e: raise Ungradable('too_large', str(e)[:80]) from e
+    try: return float(f.numerator / f.denominator)
+    except OverflowError as e: raise Ungradable('too_large', 'the fraction does not fit a float') from e
+
+# %% ../nbs/02_grading.ipynb #39084d95
 def metamath_gsm8k_number(answer_text: str) -> Optional[int]:
-    "The number MetaMath's GSM8K eval reads from the text after 'The answer is: ' (rounded), or None"
+    "The number MetaMath's GSM8K eval reads from the text after 'The answer is: ' (rounded), or None; Ungradable where it raises"
     m = _MM_NUMBER.search(answer_text.strip())
     if not m: return None
     tok = m.group()
     if '/' in tok:
         num, den = tok.split('/')[:2]
         if not (_is_number(den) and _is_number(num)): return None
-        if den == '0': return round(float(num.replace(',', '')))
-        f = Fraction(tok.replace(',', ''))
-        return round(float(f.numerator / f.denominator))
+        if den == '0': return _mm_round(float(num.replace(',', '')))
+        return _mm_round(_mm_fraction(tok.replace(',', '')))
     v = float(tok.replace(',', ''))
-    return None if v == float('inf') else round(v)
+    return None if v == float('inf') else _mm_round(v)
 
 # %% ../nbs/02_grading.ipynb #338c159c
 def metamath_extract(output: str, kind: str) -> Optional[str]:
@@ -165,15 +186,50 @@ def hendrycks_equiv(a: Optional[str], b: Optional[str]) -> bool:
     except Exception: return a == b
 
 # %% ../nbs/02_grading.ipynb #8530ec3f
-_UNITS = (r'(?:square|sq\.?|cubic)?\s*(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mph|'
+_UNITS = (r'(?:(?:square|sq\.?|cubic)\s*)?(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mph|'
           r'dollars?|cents?|degrees?|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|pounds?|lbs?|'
           r'ounces?|oz|grams?|kg|liters?|litres?|gallons?|people|students|ways|times|points|pages|eggs|marbles|'
           r'percent|sq\s*ft|sq\s*in)(?:\s*\^\s*\{?[23]\}?)?')
-_TRAILING_TEXT = re.compile(r'(?<=[\d}\)])\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}\s*(?:\^\s*\{?[23]\}?)?\s*\.?\s*$')
+_TRAILING_TEXT = re.compile(r'(?<=[\d}\)])\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*([a-zA-Z][a-zA-Z .]*)\}(\s*\^\s*\{?[23]\}?)?\s*(?:\.\s*)?$')
 _TEXT_CMD = re.compile(r'\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}')
-_TRAILING_UNIT = re.compile(r'(?<=[\d}\)])\s*(?:' + _UNITS + r')\s*$', re.I)
+_TRAILING_UNIT = re.compile(r'(?<=[\d}\)])\s*(' + _UNITS + r')\s*$', re.I)
 _THOUSANDS = re.compile(r'-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?')
 _VAR_LHS = re.compile(r'^\s*(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[\w]+\}?)?(?:\([a-z]\))?\s*(?:=|\\in(?![a-zA-Z]))\s*')
+
+# %% ../nbs/02_grading.ipynb #fa02cae3
+_UNIT_KEYS = {'mm': 'mm', 'millimeter': 'mm', 'cm': 'cm', 'centimeter': 'cm', 'm': 'm', 'meter': 'm', 'metre': 'm',
+              'km': 'km', 'kilometer': 'km', 'in': 'inch', 'inch': 'inch', 'inche': 'inch', 'ft': 'foot', 'foot': 'foot',
+              'feet': 'foot', 'yd': 'yard', 'yard': 'yard', 'mile': 'mile', 'mi': 'mile', 'mph': 'mph', 'dollar': 'dollar',
+              'cent': 'cent', 'degree': 'degree', 'hour': 'hour', 'hr': 'hour', 'h': 'hour', 'minute': 'minute',
+              'min': 'minute', 'second': 'second', 'sec': 'second', 's': 'second', 'day': 'day', 'week': 'week',
+              'month': 'month', 'year': 'year', 'pound': 'pound', 'lb': 'pound', 'ounce': 'ounce', 'oz': 'ounce',
+              'gram': 'g', 'g': 'g', 'kg': 'kg', 'kilogram': 'kg', 'liter': 'l', 'litre': 'l', 'l': 'l', 'ml': 'ml',
+              'gallon': 'gallon', 'percent': 'percent'}
+
+def _unit_key(text: str, power: Optional[str] = None) -> Optional[str]:
+    "Canonical name of a unit (`square feet` -> `foot^2`); None for count words, `units` and unknown words"
+    w = re.sub(r'\s+', ' ', text.lower().strip(' .'))
+    m = re.match(r'(square|sq\.?|cubic)\s*(.*)', w)
+    pw = {'cubic': '^3'}.get(m.group(1), '^2') if m else ''
+    if m: w = m.group(2)
+    if power: pw = '^' + re.sub(r'\D', '', power)
+    if w not in _UNIT_KEYS and w.endswith('s'): w = w[:-1]
+    return _UNIT_KEYS[w] + pw if w in _UNIT_KEYS else None
+
+# %% ../nbs/02_grading.ipynb #3c1b7740
+_UNICODE = str.maketrans({'\u2212': '-', '\u00d7': '\\times ', '\u22c5': '\\cdot ',
+                          '\u00b7': '\\cdot ', '\u00f7': '\\div ', '\u03c0': '\\pi ', '\u221e': '\\infty ', '\u2264': '\\le ',
+                          '\u2265': '\\ge ', '\u2260': '\\ne ', '\u00bd': '\\frac{1}{2}', '\u2153': '\\frac{1}{3}',
+                          '\u2154': '\\frac{2}{3}', '\u00bc': '\\frac{1}{4}', '\u00be': '\\frac{3}{4}', '\u2026': '...',
+                          '\u00a0': ' ', '\u2009': ' ', '\u202f': ' ', '\u200b': '', '\ufeff': '', '\u221a': '\\sqrt'})
+_SUPERSCRIPT = re.compile('[\u207b\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+')
+_SUP = str.maketrans('\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079', '-0123456789')
+
+def _unicode(s: str) -> str:
+    "Unicode math in LaTeX: − × ÷ · π √ ∞ ≤ ≥ ½ and superscript digits (`x²` is `x^{2}`); odd spaces dropped"
+    s = re.sub('\u221a\\s*(\\d+(?:\\.\\d+)?|[a-zA-Z])', r'\\sqrt{\1}', s)
+    s = _SUPERSCRIPT.sub(lambda m: '^{' + m.group().translate(_SUP) + '}', s)
+    return s.translate(_UNICODE)
 
 # %% ../nbs/02_grading.ipynb #0683a2fc
 def _strip_delimiters(s: str) -> str:
@@ -188,9 +244,12 @@ def _strip_delimiters(s: str) -> str:
 
 # %% ../nbs/02_grading.ipynb #5f9a2a4c
 def _spaces(s: str) -> str:
-    "Remove whitespace except a single space between two letters (keeps '\\pi r' and 'New York' intact)"
+    "Remove whitespace except one space between two letters ('\\pi r', 'New York') or two digits ('2 3' stays unreadable,"
+    "not 23); groups of three digits ('1 000 000') are one number"
     s = re.sub(r'\s+', ' ', s.strip())
-    return re.sub(r'(?<![a-zA-Z]) | (?![a-zA-Z])', '', s)
+    s = re.sub(r'([_^])(\d+) (?=\d)', r'\1{\2}', s)  # `\log_2 8`: the 2 is a subscript, not the start of a number
+    s = re.sub(r'(?<![\d.])\d{1,3}(?: \d{3})+(?![\d])', lambda m: m.group().replace(' ', ''), s)
+    return re.sub(r'(?<![a-zA-Z\d]) | (?![a-zA-Z\d])|(?<=[a-zA-Z]) (?=\d)|(?<=\d) (?=[a-zA-Z])', '', s)
 
 def _brace_shorthand(s: str) -> str:
     "\\frac12 -> \\frac{1}{2}, \\frac1{x} -> \\frac{1}{x}, \\frac{a}2 -> \\frac{a}{2}, \\sqrt2 -> \\sqrt{2}"
@@ -199,26 +258,69 @@ def _brace_shorthand(s: str) -> str:
     s = re.sub(r'\\frac(\{[^{}]*\})(\w)', r'\\frac\1{\2}', s)
     return re.sub(r'\\sqrt(\w)', r'\\sqrt{\1}', s)
 
+# %% ../nbs/02_grading.ipynb #0a2c4b5c
+_MIXED_PLAIN = re.compile(r'(?<![\d.,/])(-?)(\d+) +(\d+)/(\d+)(?![\d./])')
+
+def _mixed_numbers(s: str) -> str:
+    "`2 2/3` -> `2\\frac{2}{3}` when the fraction is proper (Math-Verify PR #81); otherwise left as written"
+    def f(m):
+        return f'{m.group(1)}{m.group(2)}\\frac{{{m.group(3)}}}{{{m.group(4)}}}' if 0 <= int(m.group(3)) < int(m.group(4)) else m.group()
+    return _MIXED_PLAIN.sub(f, s)
+
+def _relations(s: str) -> str:
+    "<=, \\leq, \\leqslant -> \\le; >=, \\geq, \\geqslant -> \\ge; \\lt, \\gt -> <, >; +\\infty, \\inf -> \\infty"
+    s = re.sub(r'\\leq(?:slant)?(?![a-zA-Z])|<=', r'\\le ', s)
+    s = re.sub(r'\\geq(?:slant)?(?![a-zA-Z])|>=', r'\\ge ', s)
+    s = re.sub(r'\\lt(?![a-zA-Z])', '<', re.sub(r'\\gt(?![a-zA-Z])', '>', s))
+    s = re.sub(r'\\inf(?:ty)?(?![a-zA-Z])', r'\\infty', s)
+    return re.sub(r'(^|[(\[,])\s*\+\s*\\infty', r'\1\\infty', s)
+
 # %% ../nbs/02_grading.ipynb #52d7990a
-def normalize_answer(s: str) -> tuple[str, bool]:
-    "Canonical form of an answer for robust comparison, and whether it carried a percent sign"
-    s = _strip_delimiters(s.replace('\n', ' '))
-    s = re.sub(r'\\(?:left|right)\s*\.', '', s)
+def _strip_units(s: str) -> tuple[str, Optional[str]]:
+    "Remove a trailing `\\text{ unit}` and return its canonical name (see `_unit_key`)"
+    m = _TRAILING_TEXT.search(s)
+    return (s[:m.start()], _unit_key(m.group(1), m.group(2))) if m else (s, None)
+
+def _strip_unit_word(s: str) -> tuple[str, Optional[str]]:
+    "Remove a trailing plain unit word (`5 cm`, `12 sq ft`) and return its canonical name"
+    s = s.strip().rstrip('.')
+    m = _TRAILING_UNIT.search(s)
+    return (s[:m.start()].strip(), _unit_key(m.group(1))) if m else (s.strip(), None)
+
+# %% ../nbs/02_grading.ipynb #2515eab1
+_SCALE = {'thousand': '\\times10^{3}', 'million': '\\times10^{6}', 'billion': '\\times10^{9}', 'trillion': '\\times10^{12}'}
+
+def _markup(s: str) -> tuple[str, bool, Optional[str]]:
+    "Remove markup (unicode, bold, delimiters, sizes, spacing, degrees, dollars, %, units): (text, percent, unit)"
+    s = re.sub(r'^\s*\*\*(.+?)\*\*\s*(?:\.\s*)?$', r'\1', _unicode(s.replace('\n', ' ')))
+    s = re.sub(r'\.\.\.|…', r'\\ldots ', s)  # an ellipsis is not a final period
+    s = re.sub(r'(\d)\s*(thousand|million|billion|trillion)\b', lambda m: m.group(1) + _SCALE[m.group(2)], s)
+    s = re.sub(r'\\(?:left|right)\s*\.', '', _strip_delimiters(s))
     s = re.sub(r'\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])', '', s)
     s = re.sub(r'\\[dtc]frac', r'\\frac', s).replace('\\dbinom', '\\binom')
     s = re.sub(r'(?<!\\)\\(?:!|,|;|:| )|\\q?quad|~', ' ', s)
-    s = re.sub(r'\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree', '', s)
-    s = s.replace('\\$', '').replace('$', '')
+    s = re.sub(r'\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree', '', s).replace('\\$', '').replace('$', '')
     pct = bool(re.search(r'\\?%', s)); s = re.sub(r'\\?%', '', s)
-    s = _TRAILING_TEXT.sub('', s)
-    s = _TEXT_CMD.sub(lambda m: ' ' + m.group(1) + ' ', s)
-    s = _TRAILING_UNIT.sub('', s.strip().rstrip('.')).strip()
-    s = re.sub(r'\s+(?:or|and)\s+', ',', s)
-    s = re.sub(r'(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|log|ln|exp|arcsin|arccos|arctan)(?![a-zA-Z])', r'\\\1', s)
-    s = ','.join(_VAR_LHS.sub('', part, count=1) if part.count('=') <= 1 else part for part in _split_top(s, ','))
-    s = _spaces(s).rstrip('.').strip().replace('{,}', ',')
+    s, unit = _strip_units(s)
+    s, word = _strip_unit_word(_TEXT_CMD.sub(lambda m: ' ' + m.group(1) + ' ', s))
+    unit = unit or word
+    return (s, True, None) if unit == 'percent' else (s, pct, unit)
+
+# %% ../nbs/02_grading.ipynb #26f4bb07
+def _normalize(s: str, keep_lhs: bool = False) -> tuple[str, bool, Optional[str]]:
+    "Canonical form of an answer, whether it carried a percent sign, and its unit; `keep_lhs` keeps a leading `x =`"
+    s, pct, unit = _markup(s)
+    s = re.sub(r',(?:\s*,)+', ',', re.sub(r'(?<![^\s,])(?:or|and)(?=\s)', ',', s))  # `1 or 2`, `1, 2, and 3`
+    s = re.sub(r'(?<![\\a-zA-Z])(sin|cos|tan|cot|sec|csc|log|ln|exp|arcsin|arccos|arctan|pi)(?![a-zA-Z])', r'\\\1', s)
+    s = _relations(s)
+    s = ','.join(part if keep_lhs or part.count('=') > 1 else _VAR_LHS.sub('', part, count=1) for part in _split_top(s, ','))
+    s = _spaces(_mixed_numbers(s)).rstrip('.').strip().replace('{,}', ',')
     if _THOUSANDS.fullmatch(s): s = s.replace(',', '')
-    return _brace_shorthand(s), pct
+    return _brace_shorthand(s), pct, unit
+
+def normalize_answer(s: str) -> tuple[str, bool]:
+    "Canonical form of an answer for robust comparison, and whether it carried a percent sign"
+    return _normalize(s)[:2]
 
 # %% ../nbs/02_grading.ipynb #bee751be
 def _split_top(s: str, sep: str = ',') -> list[str]:
@@ -235,147 +337,48 @@ def _split_top(s: str, sep: str = ',') -> list[str]:
     return out
 
 # %% ../nbs/02_grading.ipynb #876037cb
-_PLAIN = r'[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?'
-
 def parse_number(s: str) -> Optional[Fraction]:
-    "The exact value of a normalised plain number, fraction or mixed number; None for anything else"
-    if len(s) > 60: return None
-    if re.fullmatch(_PLAIN, s): return Fraction(s)
-    m = re.fullmatch(rf'({_PLAIN})/({_PLAIN})', s) or re.fullmatch(rf'([-+]?)\\frac\{{({_PLAIN})\}}\{{({_PLAIN})\}}', s)
-    if m and len(m.groups()) == 2:
-        a, b = Fraction(m.group(1)), Fraction(m.group(2))
-        return a / b if b else None
-    if m:
-        a, b = Fraction(m.group(2)), Fraction(m.group(3))
-        return (-1 if m.group(1) == '-' else 1) * a / b if b else None
-    m = re.fullmatch(r'(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}', s)
-    if m and int(m.group(4)) and int(m.group(3)) < int(m.group(4)):
-        v = int(m.group(2)) + Fraction(int(m.group(3)), int(m.group(4)))
-        return -v if m.group(1) else v
-    return None
+    "The exact value of a normalised plain number, fraction, mixed number or repeating decimal; None for anything else"
+    try: return read_number(s)
+    except TooLarge: return None
 
 # %% ../nbs/02_grading.ipynb #cc2c82ac
-def numbers_equal(a: Fraction, b: Fraction, a_pct=False, b_pct=False, rel_tol=1e-6) -> bool:
-    "Exact or relatively close; a percent on one side also accepts the value divided by 100"
-    def close(x, y): return x == y or abs(x - y) <= rel_tol * max(abs(x), abs(y))
+def numbers_equal(a: Fraction, b: Fraction, a_pct=False, b_pct=False, rel_tol=0) -> bool:
+    "Exactly equal (a positive `rel_tol` allows a relative tolerance); a percent on one side also accepts the value / 100"
+    def close(x, y): return x == y or (rel_tol > 0 and abs(x - y) <= Fraction(rel_tol) * max(abs(x), abs(y)))
     if close(a, b): return True
     return (a_pct and not b_pct and close(a / 100, b)) or (b_pct and not a_pct and close(a, b / 100))
 
-# %% ../nbs/02_grading.ipynb #2e31780c
-_TOKEN = re.compile(r'\s*(\d+\.?\d*|\.\d+|\\[a-zA-Z]+|[a-zA-Z]|[-+*/^(){}\[\]])')
-_ATOM_START = re.compile(r'\d|\.|[a-zA-Z(\[{]|\\(?:frac|sqrt|pi)$')
-
-class _Refuse(Exception): "The expression is outside the subset eval_latex handles"
-
-def _tokens(s: str) -> list[str]:
-    "Tokenise a normalised answer for eval_latex; _Refuse on any character outside the subset"
-    out, i = [], 0
-    while i < len(s):
-        m = _TOKEN.match(s, i)
-        if not m: raise _Refuse(s[i])
-        out.append(m.group(1)); i = m.end()
-    return out
-
-# %% ../nbs/02_grading.ipynb #0528c2f5
-class _LatexEval:
-    "Recursive-descent evaluator of a small LaTeX arithmetic subset; variables come from `env`"
-    def __init__(self, toks, env): self.t, self.i, self.env, self.depth = toks, 0, env, 0
-    def peek(self): return self.t[self.i] if self.i < len(self.t) else None
-    def take(self, want=None):
-        tok = self.peek()
-        if tok is None or (want is not None and tok != want): raise _Refuse(f'expected {want}')
-        self.i += 1; return tok
-    def expr(self):
-        self.depth += 1
-        if self.depth > 60: raise _Refuse('too deep')
-        v = self.term()
-        while self.peek() in ('+', '-'): v = v + self.term() if self.take() == '+' else v - self.term()
-        self.depth -= 1; return v
-    def term(self):
-        v = self.unary()
-        while True:
-            tok = self.peek()
-            if tok in ('*', '\\cdot', '\\times'): self.take(); v = v * self.unary()
-            elif tok in ('/', '\\div'):
-                self.take(); d = self.unary()
-                if d == 0: raise _Refuse('division by zero')
-                v = v / d
-            elif tok is not None and _ATOM_START.match(tok): v = v * self.power()
-            else: return v
-    def unary(self):
-        if self.peek() in ('-', '+'): return -self.unary() if self.take() == '-' else self.unary()
-        return self.power()
-
-# %% ../nbs/02_grading.ipynb #11a943b7
-def _power(self):
-    "atom ('^' exponent)?; a bare multi-digit exponent counts whole (`2^10` is 1024, as the writer means)"
-    base = self.atom()
-    if self.peek() != '^': return base
-    self.take()
-    e = self.unary() if self.peek() in ('-', '+') else self.atom()
-    if isinstance(base, complex) or isinstance(e, complex):
-        if isinstance(e, complex) or e != int(e) or abs(e) > 64: raise _Refuse('complex power')
-    elif abs(e) > 1000 or (base == 0 and e < 0) or (base < 0 and e != int(e)): raise _Refuse('bad power')
-    v = base ** e
-    if not cmath.isfinite(v): raise _Refuse('overflow')
-    return v
-
-def _atom(self):
-    "number | variable | \\pi | \\frac{}{} | \\sqrt[n]{} | (expr) | {expr} | [expr]"
-    tok = self.take()
-    if re.fullmatch(r'\d+\.?\d*|\.\d+', tok): return float(tok)
-    if re.fullmatch(r'[a-zA-Z]', tok): return self.env[tok]
-    if tok == '\\pi': return math.pi
-    if tok in ('(', '{', '['):
-        v = self.expr(); self.take({'(': ')', '{': '}', '[': ']'}[tok]); return v
-    if tok == '\\frac':
-        self.take('{'); a = self.expr(); self.take('}'); self.take('{'); b = self.expr(); self.take('}')
-        if b == 0: raise _Refuse('division by zero')
-        return a / b
-    if tok == '\\sqrt':
-        n = 2.0
-        if self.peek() == '[': self.take(); n = self.expr(); self.take(']')
-        self.take('{'); a = self.expr(); self.take('}')
-        if a < 0 or n == 0: raise _Refuse('root')
-        return a ** (1 / n)
-    raise _Refuse(tok)
-
-_LatexEval.power, _LatexEval.atom = _power, _atom
-
 # %% ../nbs/02_grading.ipynb #ae4445e7
-def eval_latex(s: str, env: Optional[dict] = None) -> Optional[float]:
-    "Value of a normalised LaTeX arithmetic answer (variables from `env`), or None when outside the subset"
-    if len(s) > 300: return None
+CONSTANTS = {'e': math.e, 'i': 1j}  # how eval_latex reads the letters e and i (always: kept for callers that pass it)
+
+def eval_latex(s: str, env: Optional[dict] = None) -> Optional[complex]:
+    "Value of a normalised LaTeX arithmetic answer (variables from `env`) as a float or complex, or None outside the subset"
     try:
-        toks = _tokens(s)
-        ev = _LatexEval(toks, env or {})
-        v = ev.expr()
-        return v if ev.i == len(toks) and cmath.isfinite(v) else None
-    except (_Refuse, KeyError, OverflowError, ZeroDivisionError, ValueError, TypeError, RecursionError): return None
+        env = {k: QI(Fraction(v.real), Fraction(v.imag)) if isinstance(v, complex) else Fraction(v)
+               for k, v in (env or {}).items() if k not in ('e', 'i')}
+        t = parse_expr(s)
+        try: q = eval_exact(t, env)
+        except Inexact:
+            x = eval_interval(t, env, 64)
+            re_, im = (x.real.mid, x.imag.mid) if hasattr(x, 'imag') else (x.mid, 0)
+            return float(re_) if im == 0 else complex(float(re_), float(im))
+        return float(q.re) if q.im == 0 else complex(float(q.re), float(q.im))
+    except Exception: return None  # outside the subset, too large, undecided enclosures, a float overflow: no value
 
 def latex_variables(s: str) -> set[str]:
     "Single-letter variables of a normalised answer (letters not inside a \\command; `e` and `i` are constants)"
     return set(re.findall(r'(?<![\\a-zA-Z])[a-zA-Z]', re.sub(r'\\[a-zA-Z]+', ' ', s))) - {'e', 'i'}
 
-CONSTANTS = {'e': math.e, 'i': 1j} # how eval_latex reads the letters e and i
-
 # %% ../nbs/02_grading.ipynb #40b5bbe7
 def fast_equal(a: str, b: str) -> Optional[bool]:
-    "Decide equality of two normalised scalar answers numerically, or None when sympy must decide"
-    va, vb = latex_variables(a), latex_variables(b)
-    vs = sorted(va | vb)
-    if len(vs) > 8: return None
-    rng = random.Random(len(a) * 7919 + len(b))
-    points = [{}] if not vs else [{v: rng.uniform(1.1, 2.9) for v in vs} for _ in range(3)]
-    for env in points:
-        x, y = eval_latex(a, CONSTANTS | env), eval_latex(b, CONSTANTS | env)
-        if x is None or y is None: return None
-        if not cmath.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12): return False
-    return True if va == vb else None
+    "Decide equality of two normalised scalar answers exactly or in intervals, or None when sympy must decide"
+    try: return expr_equal(a, b)
+    except (TooLarge, Deadline): return None
 
 # %% ../nbs/02_grading.ipynb #44474a4f
 _WORKER_CODE = r'''
-import json, sys
+import json, sys, time
 try:
     import resource
     cap = int(sys.argv[1]) * 2**20
@@ -392,12 +395,15 @@ def read(s, soft):
 sys.stdout.write('ready\n'); sys.stdout.flush()
 for line in sys.stdin:
     req = json.loads(line)
-    soft = req.get('soft') or None
+    soft, t0 = req.get('soft') or None, time.monotonic()
     try:
         gold, pred = read(req['gold'], soft), read(req['pred'], soft)
-        out = {'id': req['id'], 'equal': bool(gold) and bool(pred) and bool(verify(gold, pred, timeout_seconds=soft))}
+        ok = verify(gold, pred, float_rounding=30, numeric_precision=60, timeout_seconds=soft)
+        out = {'id': req['id'], 'equal': bool(gold) and bool(pred) and bool(ok)}
     except BaseException as e:
         out = {'id': req['id'], 'equal': False, 'error': type(e).__name__}
+    if not out['equal'] and soft and time.monotonic() - t0 >= soft:
+        out['error'] = 'timeout'  # math-verify's own alarm may have fired: it answers False, which is not a verdict
     sys.stdout.write(json.dumps(out) + '\n'); sys.stdout.flush()
 '''
 
@@ -451,7 +457,9 @@ def _worker_equal(self, pred: str, gold: str, timeout: float) -> Optional[bool]:
             except queue.Empty: line = None
             if line is None: self.timeouts += 1; self.kill(); return None
             reply = json.loads(line)
-            if reply.get('id') == self.n: return bool(reply['equal'])
+            if reply.get('id') != self.n: continue
+            if reply.get('error') == 'timeout': self.timeouts += 1; return None
+            return bool(reply['equal'])
 
 SympyWorker.equal = _worker_equal
 
@@ -480,8 +488,19 @@ def _encloses(s: str, i: int) -> bool:
     return False
 
 # %% ../nbs/02_grading.ipynb #d43f4e12
+def _pm_list(s: str) -> Optional[list[str]]:
+    "`a \\pm b` as the two answers [a+b, a-(b)] (`\\mp`: [a-(b), a+b]); None unless exactly one top-level \\pm/\\mp"
+    t = re.sub(r'\\pm(?![a-zA-Z])', '\u00b1', re.sub(r'\\mp(?![a-zA-Z])', '\u2213', s))
+    for sym, flip in (('\u00b1', False), ('\u2213', True)):
+        parts = _split_top(t, sym)
+        if len(parts) == 2 and '\u00b1' not in t.replace(sym, '', 1) and '\u2213' not in t.replace(sym, '', 1):
+            a, b = parts
+            out = [f'{a}+{b}', f'{a}-({b})']
+            return out[::-1] if flip else out
+    return None
+
 def parse_structure(s: str) -> Optional[tuple]:
-    "(kind, opener, closer, elements) for a matrix, union, set, sequence or list; None for a scalar"
+    "(kind, opener, closer, elements) for a matrix, union, set, sequence, list or \\pm pair; None for a scalar"
     m = _MATRIX.fullmatch(s)
     if m: return ('matrix', None, None, [[c for c in r.split('&')] for r in m.group(2).split('\\\\') if r.strip()])
     parts = _split_top(s, '\\cup')
@@ -491,7 +510,37 @@ def parse_structure(s: str) -> Optional[tuple]:
         parts = _split_top(s[1:-1])
         return ('seq', s[0], s[-1], parts) if len(parts) > 1 else None
     parts = _split_top(s)
-    return ('list', None, None, parts) if len(parts) > 1 else None
+    if len(parts) > 1: return ('list', None, None, parts)
+    pm = _pm_list(s) if ('\\pm' in s or '\\mp' in s) else None
+    return ('list', None, None, pm) if pm else None
+
+# %% ../nbs/02_grading.ipynb #1d6e7050
+_RELOP = re.compile(r'(<|>|\\le(?![a-zA-Z])|\\ge(?![a-zA-Z]))')
+_FLIP = {'<': '>', '>': '<', '\\le': '\\ge', '\\ge': '\\le'}
+
+def _one_var(x: str) -> bool: return bool(re.fullmatch(r'[a-zA-Z]', x))
+
+def _inequality_interval(s: str) -> Optional[tuple[str, str]]:
+    "(variable, interval) for a one-variable inequality: `x<3` (-inf,3), `3\\le x` [3,inf), `-1\\le x<2` [-1,2); else None"
+    p = [x.strip() for x in _RELOP.split(s)]
+    if len(p) == 3:
+        (a, op, b) = p
+        if _one_var(b) and not _one_var(a): a, op, b = b, _FLIP[op], a
+        if not _one_var(a) or not b or latex_variables(b): return None
+        return a, {'<': f'(-\\infty,{b})', '\\le': f'(-\\infty,{b}]', '>': f'({b},\\infty)', '\\ge': f'[{b},\\infty)'}[op]
+    if len(p) == 5 and _one_var(p[2]) and p[0] and p[4] and not (latex_variables(p[0]) or latex_variables(p[4])):
+        (a, o1, v, o2, b) = p
+        if o1 in ('>', '\\ge') and o2 in ('>', '\\ge'): a, o1, o2, b = b, _FLIP[o2], _FLIP[o1], a
+        if o1 in ('<', '\\le') and o2 in ('<', '\\le'):
+            return v, ('(' if o1 == '<' else '[') + f'{a},{b}' + (')' if o2 == '<' else ']')
+    return None
+
+def _as_intervals(s: str) -> Optional[str]:
+    "A normalised answer made of one-variable inequalities (comma-joined), as the union of their intervals; else None"
+    if not _RELOP.search(s): return None
+    parts = [_inequality_interval(p) for p in _split_top(s, ',')]
+    if any(p is None for p in parts) or len({v for v, _ in parts}) != 1: return None
+    return '\\cup'.join(iv for _, iv in parts)
 
 # %% ../nbs/02_grading.ipynb #4631f738
 class _Judge:
@@ -499,6 +548,10 @@ class _Judge:
     def __init__(self, timeout, p_pct=False, g_pct=False, use_sympy=True):
         self.deadline, self.p_pct, self.g_pct, self.use_sympy = time.monotonic() + timeout, p_pct, g_pct, use_sympy
         self.path, self.timed_out = 'string', False
+
+    def tick(self):
+        "Deadline once the item's budget is spent"
+        if time.monotonic() > self.deadline: raise Deadline('item time budget exceeded')
 
     def sympy(self, p, g) -> bool:
         self.path = 'sympy'
@@ -511,6 +564,7 @@ class _Judge:
 _MC = re.compile(r'\(([A-Ea-e])\)|([A-E])')
 _WORD = re.compile(r'(?<![\\a-zA-Z])(?!(?:sin|cos|tan|cot|sec|csc|log|ln|exp|sqrt|arcsin|arccos|arctan)\b)[a-zA-Z]{3,}')
 _BASED = re.compile(r'([0-9A-Z]+)_\{?(\d+)\}?')
+_AS_WRITTEN = re.compile(r'\\approx|\\sim(?![a-zA-Z])|\\overline|\\bar(?![a-zA-Z])|\\dot(?![a-zA-Z])|:|\d \d|\.\.\.|\\[lc]?dots|…')
 
 def _based_equal(p: str, g: str) -> Optional[bool]:
     "Numbers written in a base (`1200_7`): same digits and base; a missing subscript on one side is accepted"
@@ -519,25 +573,18 @@ def _based_equal(p: str, g: str) -> Optional[bool]:
     (dp, np_), (dg, ng) = (bp.groups() if bp else (p, None)), (bg.groups() if bg else (g, None))
     return dp == dg and (np_ is None or ng is None or np_ == ng)
 
-def _equations_equal(p: str, g: str) -> Optional[bool]:
-    "Equations l=r compared as l-r up to a non-zero constant factor at random points; None if not evaluable"
+def _equations_equal(p: str, g: str, deadline: Optional[float] = None) -> Optional[bool]:
+    "Equations l=r compared as l-r up to a non-zero constant factor (exactly, at random rational points); None if undecided"
     (lp, rp), (lg, rg) = p.split('=', 1), g.split('=', 1)
-    vs, rng, ratio = sorted(latex_variables(p) | latex_variables(g)), random.Random(len(p) * 31 + len(g)), None
-    for _ in range(3):
-        env = CONSTANTS | {v: rng.uniform(1.1, 2.9) for v in vs}
-        vals = [eval_latex(x, env) for x in (lp, rp, lg, rg)]
-        if None in vals or abs(vals[2] - vals[3]) < 1e-12 or abs(vals[0] - vals[1]) < 1e-12: return None
-        r = (vals[0] - vals[1]) / (vals[2] - vals[3])
-        if ratio is None: ratio = r
-        elif not cmath.isclose(r, ratio, rel_tol=1e-9): return False
-    return True
+    return proportional(f'({lp})-({rp})', f'({lg})-({rg})', deadline)
 
 # %% ../nbs/02_grading.ipynb #3730dc22
 def _scalar_equal(p: str, g: str, j: _Judge) -> bool:
-    "Two normalised scalars: exact numbers, letters, words, the numeric check, then sympy"
+    "Two normalised scalars: exact numbers, as-written answers, letters, words, the exact/interval check, then sympy"
     if p == g: return True
-    a, b = parse_number(p), parse_number(g)
+    a, b = read_number(p), read_number(g)
     if a is not None and b is not None: j.path = 'number'; return numbers_equal(a, b, j.p_pct, j.g_pct)
+    if _AS_WRITTEN.search(p) or _AS_WRITTEN.search(g): return False
     ma, mb = _MC.fullmatch(p), _MC.fullmatch(g)
     if ma and mb: return (ma.group(1) or ma.group(2)).upper() == (mb.group(1) or mb.group(2)).upper()
     if ma or mb: return False
@@ -545,49 +592,58 @@ def _scalar_equal(p: str, g: str, j: _Judge) -> bool:
     if b is not None: return b
     if (p.count('=') == 1) != (g.count('=') == 1): return False
     if p.count('=') == 1:
-        e = _equations_equal(p, g)
+        e = _equations_equal(p, g, j.deadline)
         return e if e is not None else j.sympy(p, g)
     if _WORD.search(re.sub(r'\\[a-zA-Z]+', ' ', p)) or _WORD.search(re.sub(r'\\[a-zA-Z]+', ' ', g)):
         return p.lower() == g.lower()
     j.path = 'fast'
-    f = fast_equal(p, g)
+    f = expr_equal(p, g, j.deadline)
     return f if f is not None else j.sympy(p, g)
 
 # %% ../nbs/02_grading.ipynb #8f92544c
-def _match_unordered(ps, gs, j) -> bool:
+def _match_unordered(ps, gs, j, depth=0) -> bool:
     "Every gold element matched by a distinct predicted element"
+    if sorted(ps) == sorted(gs): return True
     left = list(ps)
     for g in gs:
-        k = next((i for i, p in enumerate(left) if _equal(p, g, j)), None)
+        k = next((i for i, p in enumerate(left) if _equal(p, g, j, depth + 1)), None)
         if k is None: return False
         left.pop(k)
     return True
 
-def _equal(p: str, g: str, j: _Judge) -> bool:
-    "Robust equality of two normalised answers (structures element by element)"
+def _equal(p: str, g: str, j: _Judge, depth: int = 0) -> bool:
+    "Robust equality of two normalised answers (structures element by element, at most 20 levels deep)"
     if p == g: return True
+    j.tick()
+    if depth > 20: return False
     sp, sg = parse_structure(p), parse_structure(g)
     if sp is None and sg is None: return _scalar_equal(p, g, j)
     if sp is None or sg is None: return False
     (kp, op, cp, ep), (kg, og, cg, eg) = sp, sg
+    def eq(x, y): return _equal(x.strip(), y.strip(), j, depth + 1)
     if kp == 'matrix' or kg == 'matrix':
         return kp == kg and [len(r) for r in ep] == [len(r) for r in eg] and \
-            all(_equal(x.strip(), y.strip(), j) for rp, rg in zip(ep, eg) for x, y in zip(rp, rg))
+            all(eq(x, y) for rp, rg in zip(ep, eg) for x, y in zip(rp, rg))
     if len(ep) != len(eg): return False
-    if kp == 'union' or kg == 'union': return kp == kg and all(_equal(x, y, j) for x, y in zip(ep, eg))
-    if 'set' in (kp, kg): return {kp, kg} <= {'set', 'list'} and _match_unordered(ep, eg, j)
-    if kp == kg == 'list': return _match_unordered(ep, eg, j)
+    if 'union' in (kp, kg): return kp == kg and _match_unordered(ep, eg, j, depth)
+    if 'set' in (kp, kg): return {kp, kg} <= {'set', 'list'} and _match_unordered(ep, eg, j, depth)
+    if kp == kg == 'list': return _match_unordered(ep, eg, j, depth)
     if kp == kg == 'seq' and (op, cp) != (og, cg): return False
     if 'list' in (kp, kg) and ((op, cp) if kp == 'seq' else (og, cg)) != ('(', ')'): return False
-    return all(_equal(x, y, j) for x, y in zip(ep, eg))
+    return all(eq(x, y) for x, y in zip(ep, eg))
 
 # %% ../nbs/02_grading.ipynb #2a2ce739
 def _gsm8k_number(pred: str) -> Optional[Fraction]:
-    "A GSM8K prediction as a number: the whole normalised answer, else its only number"
-    n = parse_number(normalize_answer(pred)[0])
+    "A GSM8K prediction as a number: the whole normalised answer (a number or an exact expression: `3 billion`), else its only number"
+    p = _normalize(pred)[0]
+    n = read_number(p)
     if n is not None: return n
+    try:
+        v = eval_exact(parse_expr(p))
+        if v.im == 0: return v.re
+    except (Refused, Inexact): pass
     nums = _NUMBER.findall(pred)
-    return parse_number(nums[0].replace(',', '')) if len(nums) == 1 else None
+    return read_number(nums[0].replace(',', '')) if len(nums) == 1 else None
 
 def _kind(kind: str) -> str:
     "Grading kind of a benchmark name: gsm8k and gsm8k_backward grade as 'gsm8k', math and math500 as 'math'"
@@ -595,24 +651,43 @@ def _kind(kind: str) -> str:
     if k is None: raise ValueError(f"kind must be 'gsm8k' or 'math' (or a benchmark name), got {kind!r}")
     return k
 
-def compare_answers(pred: Optional[str], gold: str, kind='math', mode='robust', timeout=ITEM_TIMEOUT_S) -> tuple[bool, str]:
-    "(correct, status) for an extracted answer; status: ok, no_answer, too_long, timeout"
-    kind = _kind(kind)
-    if pred is None: return False, 'no_answer'
-    if len(pred) > MAX_ANSWER_CHARS or len(gold) > MAX_ANSWER_CHARS: return False, 'too_long'
-    if mode == 'metamath':
-        if kind == 'gsm8k':
-            n = metamath_gsm8k_number(pred)
-            return n is not None and float(n) == float(gold.replace(',', '')), 'ok'
-        return hendrycks_equiv(pred, gold), 'ok'
-    if mode != 'robust': raise ValueError(f"mode must be 'metamath' or 'robust', got {mode!r}")
-    (p, pp), (g, gp) = normalize_answer(pred), normalize_answer(gold)
-    j = _Judge(timeout, pp, gp)
+# %% ../nbs/02_grading.ipynb #1888d6de
+def _metamath_compare(pred: str, gold: str, kind: str) -> tuple[bool, str]:
+    "The paper's comparison; where the released code would raise, (False, why)"
+    if kind == 'math': return hendrycks_equiv(pred, gold), 'ok'
+    try: g = float(gold.replace(',', ''))
+    except ValueError: return False, 'bad_gold'
+    try: n = metamath_gsm8k_number(pred)
+    except Ungradable as e: return False, e.status
+    return n is not None and float(n) == g, 'ok'
+
+def _robust_compare(pred: str, gold: str, kind: str, timeout: float) -> tuple[bool, str]:
+    "Robust comparison of two extracted answers (may raise TooLarge or Deadline)"
+    (p, pp, pu), (g, gp, gu) = _normalize(pred), _normalize(gold)
     if kind == 'gsm8k':
-        a, b = _gsm8k_number(pred), parse_number(g)
+        a, b = _gsm8k_number(pred), read_number(g)
         if a is not None and b is not None: return numbers_equal(a, b, pp, gp), 'ok'
+    if pu and gu and pu != gu: return False, 'ok'
+    if ('=' in p) != ('=' in g):  # one side an equation: the other keeps its `y =` if it had one
+        if '=' in g: p = _normalize(pred, keep_lhs=True)[0]
+        else: g = _normalize(gold, keep_lhs=True)[0]
+    p, g = _as_intervals(p) or p, _as_intervals(g) or g
+    j = _Judge(timeout, pp, gp)
     ok = _equal(p, g, j)
     return ok, ('timeout' if j.timed_out and not ok else 'ok')
+
+# %% ../nbs/02_grading.ipynb #850d455c
+def compare_answers(pred: Optional[str], gold: str, kind='math', mode='robust', timeout=ITEM_TIMEOUT_S) -> tuple[bool, str]:
+    "(correct, status) for an extracted answer; status: one of STATUSES. Never raises on any answer"
+    kind = _kind(kind)
+    if mode not in ('metamath', 'robust'): raise ValueError(f"mode must be 'metamath' or 'robust', got {mode!r}")
+    if pred is None: return False, 'no_answer'
+    if len(pred) > MAX_ANSWER_CHARS or len(gold) > MAX_ANSWER_CHARS: return False, 'too_long'
+    if mode == 'metamath': return _metamath_compare(pred, gold, kind)
+    try: return _robust_compare(pred, gold, kind, timeout)
+    except TooLarge: return False, 'too_large'
+    except Deadline: return False, 'timeout'
+    except Exception: return False, 'error'  # a bug: graded incorrect rather than stopping an evaluation (the fuzz test fails on it)
 
 # %% ../nbs/02_grading.ipynb #b04e719d
 def grade(pred: Optional[str], gold: str, kind='gsm8k', mode='robust', timeout=ITEM_TIMEOUT_S) -> bool:
@@ -621,14 +696,16 @@ def grade(pred: Optional[str], gold: str, kind='gsm8k', mode='robust', timeout=I
 
 # %% ../nbs/02_grading.ipynb #99620531
 def grade_output(output: str, gold: str, kind='gsm8k', mode='robust', timeout=ITEM_TIMEOUT_S) -> dict:
-    "Extract the answer from model output and grade it: dict(answer, rule, correct, status)"
+    "Extract the answer from model output and grade it: dict(answer, rule, correct, status); never raises on any output"
     kind = _kind(kind)
     if output is None or len(output) > MAX_OUTPUT_CHARS:
         return dict(answer=None, rule='too_long' if output else 'none', correct=False, status='too_long' if output else 'no_answer')
     if mode == 'metamath':
         ans = metamath_extract(output, kind)
         if kind == 'gsm8k' and ans is not None:
-            n = metamath_gsm8k_number(ans); ans = None if n is None else str(n)
+            try: n = metamath_gsm8k_number(ans)
+            except Ungradable as e: return dict(answer=ans[:MAX_ANSWER_CHARS], rule='metamath', correct=False, status=e.status)
+            ans = None if n is None else str(n)
         ex = Extracted(ans, 'metamath' if ans is not None else 'none')
     else: ex = extract_answer(output, kind)
     ok, status = compare_answers(ex.answer, gold, kind, mode, timeout)
