@@ -16,12 +16,15 @@ from . import grading, prompts
 from .teacher import GenRequest, GenResult
 
 # %% auto #0
-__all__ = ['Dataset', 'MM_TYPES', 'FUNNEL', 'AUGMENTATIONS', 'PAPER_TARGETS', 'NumberSpan', 'mask_variable', 'find_numbers',
-           'maskable_numbers', 'mask_number', 'fobar_question', 'sv_question', 'sv_spans', 'masking_coverage',
-           'metamath_type', 'Candidate', 'clean_response', 'clean_rewrite', 'check_statement', 'solve', 'ans_aug',
-           'rephrasing', 'normalise_text', 'fobar', 'self_verification', 'SynthesisResult', 'funnel_counts',
-           'seed_ledger', 'synthesize', 'write_synthesis', 'TeacherCallsFailed', 'teacher_failures',
-           'check_teacher_calls', 'load_seeds', 'scripted_solver']
+__all__ = ['Dataset', 'NUMBER_WORDS', 'MASKINGS', 'MM_TYPES', 'FUNNEL', 'RELEASED_READING', 'AUGMENTATIONS', 'DISAGREEMENT',
+           'PAPER_TARGETS', 'NumberSpan', 'mask_variable', 'find_numbers', 'maskable_numbers', 'mask_number',
+           'fobar_question', 'sv_question', 'sv_spans', 'delete_extra_zero', 'cleanse_gsm', 'Mask', 'released_maskable',
+           'released_replacement', 'released_masks', 'quantity_masks', 'number_masks', 'masking_coverage',
+           'compare_masking', 'metamath_type', 'Candidate', 'clean_response', 'clean_rewrite', 'check_statement',
+           'released_strip', 'cleanse_math', 'released_answer', 'released_gold', 'judge', 'solve', 'ans_aug',
+           'rephrasing', 'normalise_text', 'fobar', 'sv_released', 'sv_rewrite_first', 'self_verification',
+           'SynthesisResult', 'funnel_counts', 'seed_ledger', 'verified_counts', 'synthesize', 'write_synthesis',
+           'TeacherCallsFailed', 'teacher_failures', 'check_teacher_calls', 'load_seeds', 'scripted_solver']
 
 # %% ../nbs/05_augment.ipynb #17b9294a
 @dataclass(frozen=True)
@@ -140,6 +143,69 @@ def sv_spans(statement: str, question: str, answer: str, dataset: Dataset = 'GSM
     return [s for s in maskable_numbers(statement, dataset)
             if any(_same_value(s.value, v) for v in qvals) and not _same_value(s.value, answer)]
 
+# %% ../nbs/05_augment.ipynb #19b5a6d2
+def delete_extra_zero(n: str) -> str:
+    "A number written without extra zeros ('5.0' -> '5', '2.50' -> '2.5'); what float() cannot read stays as it is"
+    try: f = float(n)
+    except (TypeError, ValueError): return n
+    s = str(f).rstrip('0')
+    return str(int(s.rstrip('.'))) if s.endswith('.') else str(float(s))
+
+_GSM_NUMBER = re.compile(r'-?\d+/?\.?\d*')
+
+def cleanse_gsm(text: str, split: str = 'The answer is') -> str:
+    "The released generator's GSM8K reading: the last number after the last `split`, commas dropped ('' if none)"
+    nums = [delete_extra_zero(s) for s in _GSM_NUMBER.findall(text.split(split)[-1].replace(',', ''))]
+    a = nums[-1] if nums else ''
+    if a.endswith('.'): a = a[:-1]
+    return a[:-1] if a.endswith('/') else a
+
+# %% ../nbs/05_augment.ipynb #69677832
+@dataclass(frozen=True)
+class Mask:
+    "One number of a text replaced by the unknown variable"
+    masked: str     # the text with the number replaced
+    written: str    # the number as written: '$1,000.', 'half', '48'
+    value: str      # what the backward question must give back: '1000', '50', '48'
+
+NUMBER_WORDS = {'one': '1', 'two': '2', 'three': '3', 'four': '4', 'five': '5', 'six': '6', 'seven': '7', 'eight': '8',
+                'nine': '9', 'ten': '10', 'eleven': '11', 'twelve': '12', 'fifth': '5', 'sixteen': '16', 'half': '50%'}
+_WORD_VALUE = {**NUMBER_WORDS, 'half': '50'}   # the released backward step reads 'half' as 50
+_RELEASED_SKIP = re.compile('[\n:()*"+\u2013-]')   # a token with one of these is not masked
+_RELEASED_ENDS = (',', '.', '?', ';', '\u201d', "'", '!', '"', '%')
+
+# %% ../nbs/05_augment.ipynb #46e74757
+def released_maskable(token: str, dataset: Dataset = 'GSM') -> bool:
+    "May the released rule mask this space-separated token?"
+    if dataset == 'GSM' and token in NUMBER_WORDS: return True
+    return bool(re.search(r'\d', token)) and not re.search('[a-zA-Z]', token) and not _RELEASED_SKIP.search(token)
+
+def released_replacement(token: str, dataset: Dataset = 'GSM') -> str:
+    "What the released rule writes in place of a maskable token"
+    var, s = mask_variable(dataset), (NUMBER_WORDS.get(token, token) if dataset == 'GSM' else token)
+    if s[-1] in _RELEASED_ENDS: return var + s[re.match(r'.*([0-9])[^0-9]*$', s).end(1):]
+    return f'${var}' if dataset == 'GSM' and s[0] == '$' else var
+
+# %% ../nbs/05_augment.ipynb #ba7dbc47
+def released_masks(text: str, dataset: Dataset = 'GSM') -> list[Mask]:
+    "Every mask the released rule makes of `text`, one per maskable token, in order"
+    toks, out = text.split(' '), []
+    for i, t in enumerate(toks):
+        if not released_maskable(t, dataset): continue
+        value = _WORD_VALUE.get(t) if dataset == 'GSM' and t in _WORD_VALUE else cleanse_gsm(t)
+        out.append(Mask(' '.join(toks[:i] + [released_replacement(t, dataset)] + toks[i + 1:]), t, value))
+    return out
+
+def quantity_masks(text: str, dataset: Dataset = 'GSM') -> list[Mask]:
+    "Every mask our rule makes of `text` (`maskable_numbers`)"
+    return [Mask(mask_number(text, s, dataset), s.text, s.value) for s in maskable_numbers(text, dataset)]
+
+MASKINGS = {'released': released_masks, 'quantities': quantity_masks} # AugmentConfig.masking
+
+def number_masks(text: str, dataset: Dataset = 'GSM', rule: str = 'released') -> list[Mask]:
+    "The masks of `text` under `rule` ('released' or 'quantities')"
+    return MASKINGS[rule](text, dataset)
+
 # %% ../nbs/05_augment.ipynb #c8ee0197
 def masking_coverage(questions: list[str], dataset: Dataset = 'GSM') -> dict:
     "Counts of questions and numbers that can be masked, and the reasons for the numbers that cannot"
@@ -150,6 +216,49 @@ def masking_coverage(questions: list[str], dataset: Dataset = 'GSM') -> dict:
             'numbers': len(nums), 'maskable': sum(s.maskable for s in nums),
             'mean_maskable_per_question': sum(s.maskable for s in nums) / max(len(questions), 1),
             'excluded': dict(Counter(s.reason for s in nums if not s.maskable).most_common())}
+
+# %% ../nbs/05_augment.ipynb #af566b15
+def _token_at(text: str, masked: str) -> int:
+    "Index of the space-separated token that `masked` changed in `text`"
+    return next(i for i, (a, b) in enumerate(zip(text.split(' '), masked.split(' '))) if a != b)
+
+def _shape(t: str) -> str: return re.sub(r'\d+', '9', t)
+
+def _why_not_ours(text, tok_i, dataset) -> str:
+    "Why our rule makes no mask of the token that the released rule masks"
+    toks = text.split(' '); tok = toks[tok_i]; a = sum(len(t) + 1 for t in toks[:tok_i])
+    if tok in NUMBER_WORDS and dataset == 'GSM': return 'number word (ours masks digits only)'
+    nums = [s for s in find_numbers(text, dataset) if a <= s.start < a + len(tok)]
+    return 'ours excludes it: ' + ', '.join(sorted({s.reason for s in nums}))
+
+def _why_not_released(tok: str) -> str:
+    "Why the released rule does not mask a token"
+    if re.search('[a-zA-Z]', tok): return 'released skips the token: it has a letter'
+    return 'released skips the token: it has ' + ' '.join(sorted(set(_RELEASED_SKIP.findall(tok)))).replace('\n', 'a line break')
+
+# %% ../nbs/05_augment.ipynb #10e666f9
+def _difference(q, k, r, ms, dataset) -> str:
+    "Why the mask of token k made by rule r is not made, word for word, by the other rule"
+    tok, o = q.split(' ')[k], 'quantities' if r == 'released' else 'released'
+    written = {rule: [m.masked.split(' ')[k] for kk, m in ms[rule] if kk == k] for rule in MASKINGS}
+    if not written[o]: return _why_not_ours(q, k, dataset) if r == 'released' else _why_not_released(tok)
+    return (f"both mask it, written differently: {_shape(tok)} -> {_shape(written['released'][0])} (released), "
+            f"{_shape(written['quantities'][0])} (ours)")
+
+def compare_masking(questions: list[str], dataset: Dataset = 'GSM') -> dict:
+    "Backward questions of the released and our masking rule side by side, with the reason for every difference"
+    side = {r: {'questions': len(questions), 'with_mask': 0, 'backward_questions': 0} for r in MASKINGS}
+    identical, diffs = 0, Counter()
+    for q in questions:
+        ms = {r: [(_token_at(q, m.masked), m) for m in number_masks(q, dataset, r)] for r in MASKINGS}
+        texts = {r: {m.masked for _, m in ms[r]} for r in MASKINGS}
+        identical += len(texts['released'] & texts['quantities'])
+        for r, other in (('released', 'quantities'), ('quantities', 'released')):
+            side[r]['with_mask'] += bool(ms[r]); side[r]['backward_questions'] += len(ms[r])
+            for k, m in ms[r]:
+                if m.masked not in texts[other]: diffs[(r, _difference(q, k, r, ms, dataset))] += 1
+    rows = [dict(only_in=r, reason=w, backward_questions=n) for (r, w), n in diffs.most_common()]
+    return {**side, 'identical': identical, 'differences': pd.DataFrame(rows, columns=['only_in', 'reason', 'backward_questions'])}
 
 # %% ../nbs/05_augment.ipynb #4305fc50
 MM_TYPES = {'AnsAug': 'AnsAug', 'Rephrasing': 'Rephrased', 'SV': 'SV', 'FOBAR': 'FOBAR'} # config name -> MetaMathQA suffix
@@ -168,7 +277,10 @@ class Candidate:
     query: str                # the question of the row ('' when an earlier step failed)
     response: str = ''        # the cleaned response, ending with 'The answer is: X'
     gold: str = ''            # the answer verification expects (the seed's answer, or the masked number)
-    pred: Optional[str] = None # the answer the teacher gave
+    pred: Optional[str] = None # the answer the teacher gave (as the configured verifier reads it)
+    gold_released: str = ''   # the gold as the released generator writes it (cleansed string)
+    released_ok: Optional[bool] = None # would the released rule keep it (None: no text to judge)
+    robust_ok: Optional[bool] = None   # would the robust grader keep it
     prompt_id: str = ''       # the prompt that produced the response
     round: int = 0
     sample_index: int = 0
@@ -222,11 +334,66 @@ def check_statement(statement: str, answer: str, dataset: Dataset = 'GSM') -> st
         return '' if any(_same_value(v, answer) for v in vals) else 'statement lacks the answer'
     return '' if _squash(answer) in _squash(statement) else 'statement lacks the answer'
 
+# %% ../nbs/05_augment.ipynb #39dd3695
+def released_strip(s: str) -> str:
+    "Hendrycks' MATH answer normalisation as MetaMath's generator has it"
+    for a, b in (('\n', ''), ('\\!', ''), ('\\\\', '\\'), ('tfrac', 'frac'), ('dfrac', 'frac'), ('\\left', ''), ('\\right', ''),
+                 ('^{\\circ}', ''), ('^\\circ', ''), ('\\$', '')): s = s.replace(a, b)
+    s = s.split('\\text{ ')[0].replace('\\%', '').replace(' .', ' 0.').replace('{.', '{0.')
+    if not s: return s
+    if s[0] == '.': s = '0' + s
+    if len(s.split('=')) == 2 and len(s.split('=')[0]) <= 2: s = s.split('=')[1]
+    s = grading._hendrycks_fix_fracs(grading._hendrycks_sqrt(s).replace(' ', ''))
+    return grading._hendrycks_a_slash_b('\\frac{1}{2}' if s == '0.5' else s)
+
+def _released_boxed(s: str) -> str:
+    "The text of the last 'boxed': its braces matched, or up to the next '$'"
+    rest = s.split('boxed')[-1]
+    if rest[0] != '{': return rest.split('$')[0].strip()
+    depth, out = 1, ''
+    for c in rest[1:]:
+        depth += (c == '{') - (c == '}')
+        if depth == 0: break
+        out += c
+    return out
+
+# %% ../nbs/05_augment.ipynb #981fa582
+def cleanse_math(text: str, split: str = 'The answer is') -> str:
+    "The released generator's MATH reading of a text (extract_math_answer)"
+    if split in text: a = text.split(split)[-1].strip()
+    elif 'the answer is ' in text: a = text.split('the answer is ')[-1].strip()
+    elif 'boxed' in text: a = released_strip(_released_boxed(text))
+    else: a = (re.findall(r'-?\d*\.?\d+', text) or [''])[-1]
+    if a.endswith('.'): a = a[:-1]
+    a = released_strip(a[:-1] if a.endswith('/') else a)
+    return released_strip(_released_boxed(a)) if 'boxed' in a else a
+
+# %% ../nbs/05_augment.ipynb #105b606a
+RELEASED_READING = { # MetaMathQA type -> (reading, text after which the answer is read)
+    'GSM_AnsAug': ('gsm', 'The answer is'), 'GSM_Rephrased': ('gsm', 'The answer is'), 'GSM_FOBAR': ('gsm', 'The value of x is'),
+    'GSM_SV': ('gsm', 'The value of x is'), 'MATH_AnsAug': ('math', 'The answer is'), 'MATH_Rephrased': ('gsm', 'The answer is'),
+    'MATH_FOBAR': ('math', 'The value of $X$ is'), 'MATH_SV': ('gsm', 'The value of X is')}
+_CLEANSE = {'gsm': cleanse_gsm, 'math': cleanse_math}
+
+def released_answer(text: str, type: str) -> str:
+    "The answer of a teacher text as the released generator reads it for a MetaMathQA type ('' if none)"
+    reading, split = RELEASED_READING[type]
+    try: return _CLEANSE[reading](re.sub(r'The answer is:', 'The answer is', text or ''), split)
+    except IndexError: return ''   # the released code would crash here
+
+def released_gold(answer: str, type: str, masked: bool = False) -> str:
+    "The gold string the released rule compares with: a seed's answer, or (masked=True) a masked token's value"
+    reading = RELEASED_READING[type][0]
+    if masked: return _CLEANSE[reading](_CLEANSE[reading](_WORD_VALUE.get(answer, answer)))
+    if type.startswith('MATH'): return released_strip(answer)
+    return delete_extra_zero(answer[:-2] if answer.endswith('.0') else answer)
+
 # %% ../nbs/05_augment.ipynb #16062790
 @dataclass
 class _Job:
     "One question to solve, with what it must come out to and where it came from"
     type: str; seed_id: str; original_question: str; query: str; gold: str; prompt_kind: str; n: int
+    gold_released: str = ''              # the gold as the released rule compares it
     sample_index: Optional[int] = None   # fixed for one-sample jobs made from a rewrite sample
     rewrite_prompt_id: str = ''; rewrite_raw: str = ''
 
@@ -236,6 +403,10 @@ def _request(messages, n, aug, seed, max_tokens=None) -> GenRequest:
     return GenRequest(messages=messages, n=n, temperature=aug.temperature, top_p=aug.top_p,
                       max_tokens=max_tokens or aug.max_tokens, stop=['\nQuestion:'], seed=seed)
 
+def _render(kind: str, t: str, fields: dict, aug):
+    "The request messages of prompt kind `kind` for MetaMathQA type `t`, in the configured layout"
+    return prompts.render(kind, _kind(t), fields, overrides=aug.prompts, n_shots=aug.n_shots, layout=aug.prompt_layout)
+
 def _failed(res: GenResult, i: int) -> str:
     "The teacher error of sample i ('' when it has a text)"
     if i < len(res.texts) and res.texts[i] is not None: return ''
@@ -243,25 +414,36 @@ def _failed(res: GenResult, i: int) -> str:
     return res.error or f'no text (finish reason {fin})'
 
 # %% ../nbs/05_augment.ipynb #05a25f17
+def judge(c: Candidate, raw: str, gold: str, gold_released: str, verify: str = 'released', finish: str = 'stop') -> Candidate:
+    "Read a teacher text both ways, record both verdicts, and set the candidate's stage by the `verify` rule"
+    kind = _kind(c.type)
+    c.raw, c.stage = raw, 'generated'
+    c.response, explicit = clean_response(raw, kind)
+    rel = released_answer(raw, c.type)
+    c.robust_ok = explicit is not None and grading.grade(explicit, gold, kind)
+    c.released_ok = rel != '' and rel == gold_released
+    c.pred = explicit if explicit is not None else (rel or None)
+    if not (rel if verify == 'released' else explicit):
+        c.reason = 'no answer' + (' (cut at max_tokens)' if finish == 'length' else ''); return c
+    if explicit is None: c.response = f'{c.response}\nThe answer is: {c.pred}'
+    ok = c.released_ok if verify == 'released' else c.robust_ok
+    c.stage, c.reason = ('verified', '') if ok else ('parsed', 'wrong answer')
+    return c
+
+# %% ../nbs/05_augment.ipynb #905f8bac
 def solve(jobs: list[_Job], teacher, aug, rnd: int, seed: int = 0, desc='') -> list[Candidate]:
     "Ask the teacher to solve every job; one verified or rejected candidate per sample"
     if not jobs: return []
-    pid = lambda j: f'{_kind(j.type)}_{j.prompt_kind}'
-    reqs = [_request(prompts.render(j.prompt_kind, _kind(j.type), {'question': j.query}, overrides=aug.prompts, n_shots=aug.n_shots), j.n, aug, seed * 1000 + rnd) for j in jobs]
+    reqs = [_request(_render(j.prompt_kind, j.type, {'question': j.query}, aug), j.n, aug, seed * 1000 + rnd) for j in jobs]
     out = []
     for j, res in zip(jobs, teacher.generate(reqs, desc=desc)):
         for i in range(j.n):
-            c = Candidate(j.type, j.seed_id, j.original_question, j.query, gold=j.gold, prompt_id=pid(j), round=rnd,
-                          sample_index=j.sample_index if j.sample_index is not None else i,
+            c = Candidate(j.type, j.seed_id, j.original_question, j.query, gold=j.gold, gold_released=j.gold_released,
+                          prompt_id=f'{_kind(j.type)}_{j.prompt_kind}', round=rnd, sample_index=j.sample_index if j.sample_index is not None else i,
                           rewrite_prompt_id=j.rewrite_prompt_id, rewrite_raw=j.rewrite_raw)
             err = _failed(res, i)
-            if err: c.reason, c.error = 'teacher error', err; out.append(c); continue
-            c.raw, c.stage = res.texts[i], 'generated'
-            c.response, c.pred = clean_response(c.raw, _kind(j.type))
-            if c.pred is None:
-                c.reason = 'no answer' + (' (cut at max_tokens)' if res.finish_reasons[i] == 'length' else '')
-            elif grading.grade(c.pred, j.gold, _kind(j.type)): c.stage = 'verified'
-            else: c.stage, c.reason = 'parsed', 'wrong answer'
+            if err: c.reason, c.error = 'teacher error', err
+            else: judge(c, res.texts[i], j.gold, j.gold_released, aug.verify, res.finish_reasons[i])
             out.append(c)
     return out
 
@@ -270,28 +452,28 @@ def _dataset(p) -> Dataset: return 'MATH' if p.source in ('math', 'mini_math', '
 
 def ans_aug(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "AnsAug: sample `n` chains of thought per seed; verified when the answer is the gold answer"
-    jobs = [_Job(metamath_type(_dataset(p), 'AnsAug'), p.id, p.question, p.question, p.answer, 'cot', n) for p in seeds]
+    jobs = [_Job(t := metamath_type(_dataset(p), 'AnsAug'), p.id, p.question, p.question, p.answer, 'cot', n,
+                 gold_released=released_gold(p.answer, t)) for p in seeds]
     return solve(jobs, teacher, aug, rnd, seed, desc=f'AnsAug round {rnd}')
 
 # %% ../nbs/05_augment.ipynb #fb504fa5
-def _rewrites(seeds, teacher, aug, kind, fields, n, rnd, seed, max_tokens=256, desc=''):
-    "Ask for `n` rewrites of each seed: list of (seed, sample index, raw text or None, error)"
-    reqs = [_request(prompts.render(kind, _kind(metamath_type(_dataset(p), 'AnsAug')), fields(p), overrides=aug.prompts, n_shots=aug.n_shots), n, aug, seed * 1000 + rnd, max_tokens)
-            for p in seeds]
+def _rewrites(items, teacher, aug, kind, n, rnd, seed, max_tokens=256, desc=''):
+    "Ask for `n` rewrites of each (seed, fields): list of (item index, sample index, raw text or None, error)"
+    reqs = [_request(_render(kind, metamath_type(_dataset(p), 'AnsAug'), fields, aug), n, aug, seed * 1000 + rnd, max_tokens) for p, fields in items]
     res = teacher.generate(reqs, desc=desc) if reqs else []
-    return [(p, i, r.texts[i] if not _failed(r, i) else None, _failed(r, i)) for p, r in zip(seeds, res) for i in range(n)]
+    return [(k, i, r.texts[i] if not _failed(r, i) else None, _failed(r, i)) for k, r in enumerate(res) for i in range(n)]
 
 def rephrasing(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "Rephrasing: rephrase each seed `n` times, solve each rephrased question, keep it when the answer is the gold one"
     out, jobs = [], []
-    for p, i, raw, err in _rewrites(seeds, teacher, aug, 'rephrase', lambda p: {'question': p.question}, n, rnd, seed, desc=f'Rephrasing round {rnd}: rewrite'):
-        t, pid = metamath_type(_dataset(p), 'Rephrasing'), f"{_kind(metamath_type(_dataset(p), 'AnsAug'))}_rephrase"
-        base = dict(gold=p.answer, round=rnd, sample_index=i, rewrite_prompt_id=pid, rewrite_raw=raw or '')
+    for k, i, raw, err in _rewrites([(p, {'question': p.question}) for p in seeds], teacher, aug, 'rephrase', n, rnd, seed, desc=f'Rephrasing round {rnd}: rewrite'):
+        p = seeds[k]; t, pid = metamath_type(_dataset(p), 'Rephrasing'), f"{_kind(metamath_type(_dataset(p), 'AnsAug'))}_rephrase"
+        base = dict(gold=p.answer, gold_released=released_gold(p.answer, t), round=rnd, sample_index=i, rewrite_prompt_id=pid, rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, **base)); continue
         q = clean_rewrite(raw)
         why = 'empty rephrasing' if not q else 'rephrasing same as the original' if normalise_text(q) == normalise_text(p.question) else ''
         if why: out.append(Candidate(t, p.id, p.question, q, stage='generated', reason=why, **base)); continue
-        jobs.append(_Job(t, p.id, p.question, q, p.answer, 'cot', 1, i, pid, raw))
+        jobs.append(_Job(t, p.id, p.question, q, p.answer, 'cot', 1, base['gold_released'], i, pid, raw))
     return out + solve(jobs, teacher, aug, rnd, seed, desc=f'Rephrasing round {rnd}: verify')
 
 def normalise_text(s: str) -> str:
@@ -299,10 +481,18 @@ def normalise_text(s: str) -> str:
     return ' '.join(re.findall(r'[a-z0-9]+', s.lower()))
 
 # %% ../nbs/05_augment.ipynb #54035969
+def _masks(p, aug) -> list[Mask]:
+    "The masks FOBAR and SV use for a seed: the configured rule, at most max_masks_per_seed"
+    return number_masks(p.question, _dataset(p), aug.masking)[:aug.max_masks_per_seed]
+
+def _shown_answer(p, aug) -> str:
+    "The answer a FOBAR question states"
+    return released_gold(p.answer, metamath_type(_dataset(p), 'AnsAug')) if aug.masking == 'released' else p.answer
+
 def fobar(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "FOBAR: mask each maskable number in turn, give the answer, verify that x comes back"
-    jobs = [_Job(metamath_type(_dataset(p), 'FOBAR'), p.id, p.question, fobar_question(p.question, s, p.answer, _dataset(p)),
-                 s.value, 'backward', n) for p in seeds for s in maskable_numbers(p.question, _dataset(p))[:aug.max_masks_per_seed]]
+    jobs = [_Job(t := metamath_type(_dataset(p), 'FOBAR'), p.id, p.question, prompts.fobar_question(m.masked, _shown_answer(p, aug), _pds(_dataset(p))),
+                 m.value, 'backward', n, gold_released=released_gold(m.written, t, masked=True)) for p in seeds for m in _masks(p, aug)]
     return solve(jobs, teacher, aug, rnd, seed, desc=f'FOBAR round {rnd}')
 
 # %% ../nbs/05_augment.ipynb #73df7b59
@@ -310,23 +500,45 @@ def _sv_parts(p):
     "(kept body, text to rewrite) of a seed: GSM8K rewrites only its asking sentence, MATH the whole problem"
     return prompts.split_asking_sentence(p.question) if _dataset(p) == 'GSM' else ('', p.question)
 
-def self_verification(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
-    "SV: rewrite question + answer as a statement, mask each question number in turn, verify that x comes back"
+def _sv_answer(p) -> str:
+    "The answer the released SV rewrite is told: the released gold, read once more the dataset's way"
+    ds = _dataset(p)
+    return _CLEANSE['math' if ds == 'MATH' else 'gsm'](released_gold(p.answer, metamath_type(ds, 'AnsAug')))
+
+def sv_released(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
+    "SV as released: mask each number, rewrite the masked question's last clause with the answer, verify that x comes back"
+    items = [(p, m, *prompts.split_last_clause(m.masked)) for p in seeds for m in _masks(p, aug)]
+    out, jobs = [], []
+    for k, i, raw, err in _rewrites([(p, {'question': clause, 'answer': _sv_answer(p)}) for p, m, _, clause in items],
+                                    teacher, aug, 'sv_statement', 1, rnd, seed, desc=f'SV round {rnd}: statements'):
+        p, m, kept, _ = items[k]; ds = _dataset(p); t = metamath_type(ds, 'SV')
+        base = dict(gold=m.value, gold_released=released_gold(m.written, t, masked=True), rewrite_prompt_id=f'{_kind(t)}_sv_statement', rewrite_raw=raw or '')
+        if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, round=rnd, sample_index=i, **base)); continue
+        jobs.append(_Job(t, p.id, p.question, prompts.sv_question(f'{kept} {raw.strip()}', _pds(ds)), prompt_kind='sv_backward', n=n, **base))
+    return out + solve(jobs, teacher, aug, rnd, seed, desc=f'SV round {rnd}: verify')
+
+# %% ../nbs/05_augment.ipynb #a31215f7
+def sv_rewrite_first(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
+    "SV, ours: rewrite question + answer as a statement, mask each question number in turn, verify that x comes back"
     out, jobs = [], []
     fields = lambda p: {'question': _sv_parts(p)[1], 'answer': p.answer}
-    for p, i, raw, err in _rewrites(seeds, teacher, aug, 'sv_statement', fields, 1, rnd, seed, desc=f'SV round {rnd}: statements'):
-        ds = _dataset(p); t, pid = metamath_type(ds, 'SV'), f"{_kind(metamath_type(ds, 'SV'))}_sv_statement"
+    for k, i, raw, err in _rewrites([(p, fields(p)) for p in seeds], teacher, aug, 'sv_statement', 1, rnd, seed, desc=f'SV round {rnd}: statements'):
+        p = seeds[k]; ds = _dataset(p); t, pid = metamath_type(ds, 'SV'), f"{_kind(metamath_type(ds, 'SV'))}_sv_statement"
         base = dict(gold=p.answer, round=rnd, sample_index=i, rewrite_prompt_id=pid, rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, **base)); continue
-        body, _ = _sv_parts(p)
         statement = clean_rewrite(raw).split('\n')[0].strip()
-        full = f'{body} {statement}'.strip()
+        full = f'{_sv_parts(p)[0]} {statement}'.strip()
         why = check_statement(statement, p.answer, ds)
         spans = [] if why else sv_spans(full, p.question, p.answer, ds)
         if not why and not spans: why = 'no maskable number in the statement'
         if why: out.append(Candidate(t, p.id, p.question, full, stage='generated', reason=why, **base)); continue
-        jobs += [_Job(t, p.id, p.question, sv_question(full, s, ds), s.value, 'sv_backward', n, None, pid, raw) for s in spans[:aug.max_masks_per_seed]]
+        jobs += [_Job(t, p.id, p.question, sv_question(full, s, ds), s.value, 'sv_backward', n, released_gold(s.text, t, masked=True), None, pid, raw)
+                 for s in spans[:aug.max_masks_per_seed]]
     return out + solve(jobs, teacher, aug, rnd, seed, desc=f'SV round {rnd}: verify')
+
+def self_verification(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
+    "SV in the configured order (`AugmentConfig.sv_order`)"
+    return (sv_released if aug.sv_order == 'released' else sv_rewrite_first)(seeds, teacher, aug, n, rnd, seed)
 
 AUGMENTATIONS = {'AnsAug': ans_aug, 'Rephrasing': rephrasing, 'SV': self_verification, 'FOBAR': fobar}
 
@@ -336,7 +548,7 @@ class SynthesisResult:
     "Every candidate, a ledger per seed and type, and the funnel counts per type"
     candidates: list[Candidate]
     ledger: pd.DataFrame      # seed_id, type, status (kept / rejected / failed), requested, verified, reason, error
-    funnel: dict              # MetaMathQA type -> {requested, generated, parsed, verified}
+    funnel: dict              # MetaMathQA type -> {requested, generated, parsed, verified, released_only, robust_only}
     rounds: dict              # MetaMathQA type -> rounds run
     stopped: str = ''         # why synthesis stopped early ('' when it did not)
 
@@ -346,13 +558,17 @@ class SynthesisResult:
         return pd.DataFrame([(c.type, c.reason) for c in self.candidates if not c.verified], columns=['type', 'reason']).value_counts().rename('candidates').reset_index()
 
 # %% ../nbs/05_augment.ipynb #a00c39da
+DISAGREEMENT = ('released_only', 'robust_only') # candidates that one verification rule keeps and the other rejects
+
 def funnel_counts(cands: list[Candidate]) -> dict:
-    "Per type: candidates requested, generated (teacher gave text), parsed (an answer found) and verified"
+    "Per type: candidates requested, generated, parsed, verified, and those kept by one verification rule only"
     order = {s: i for i, s in enumerate(FUNNEL)}
     out = {}
     for c in cands:
-        f = out.setdefault(c.type, dict.fromkeys(FUNNEL, 0))
+        f = out.setdefault(c.type, dict.fromkeys(FUNNEL + DISAGREEMENT, 0))
         for s in FUNNEL[:order[c.stage] + 1]: f[s] += 1
+        f['released_only'] += bool(c.released_ok and c.robust_ok is False)
+        f['robust_only'] += bool(c.robust_ok and c.released_ok is False)
     return out
 
 def seed_ledger(seeds, cands: list[Candidate], types: list[str], stopped: str = '') -> pd.DataFrame:
@@ -377,9 +593,10 @@ def seed_ledger(seeds, cands: list[Candidate], types: list[str], stopped: str = 
 PAPER_TARGETS = {'GSM_AnsAug': 80_000, 'GSM_Rephrased': 80_000, 'GSM_SV': 40_000, 'GSM_FOBAR': 40_000,
                  'MATH_AnsAug': 75_000, 'MATH_Rephrased': 50_000, 'MATH_SV': 15_000, 'MATH_FOBAR': 15_000} # Table 1
 
-def _items(aug, seeds) -> int:
-    "How many items one sample per item means (seeds, or masked questions for FOBAR)"
-    return sum(len(maskable_numbers(p.question, _dataset(p))) for p in seeds) if aug == 'FOBAR' else len(seeds)
+def _items(name, seeds, aug) -> int:
+    "How many items one sample per item means (seeds, or masked questions for FOBAR and released SV)"
+    per_mask = name == 'FOBAR' or (name == 'SV' and aug.sv_order == 'released')
+    return sum(len(_masks(p, aug)) for p in seeds) if per_mask else len(seeds)
 
 def _next_n(k, target, verified, requested, items) -> int:
     "Samples per item for the next round: enough for the target at the acceptance rate so far, within [1, 8k]"
@@ -387,33 +604,45 @@ def _next_n(k, target, verified, requested, items) -> int:
     return max(1, min(8 * k, math.ceil((target - verified) / acc / max(items, 1))))
 
 # %% ../nbs/05_augment.ipynb #9b73f797
+def verified_counts(cands: list[Candidate]) -> dict:
+    "Verified candidates per type (what counts toward a target unless the caller counts curated rows)"
+    return dict(Counter(c.type for c in cands if c.verified))
+
+def _more(t, rounds, have, target, aug) -> bool:
+    "Does type t get another round: its first, or one more while it is short of its target"
+    return t not in rounds or (target is not None and have.get(t, 0) < target and rounds[t] < aug.max_rounds)
+
+# %% ../nbs/05_augment.ipynb #68e55e00
 def synthesize(cfg, # RunConfig: uses cfg.augment and cfg.seed
                seeds, # Problems from metamath_nb.data (GSM8K- or MATH-format)
                teacher, # a metamath_nb.teacher.Teacher (or anything with .generate(requests, desc))
-               run_dir=None) -> SynthesisResult: # a RunDir: candidates, ledger and funnel are written under synthesize/
+               run_dir=None, # a RunDir: candidates, ledger and funnel are written under synthesize/
+               counter=verified_counts) -> SynthesisResult: # candidates -> rows per type that count toward the targets
     "Run the configured augmentations over the seeds; every candidate verified or rejected, every seed in the ledger"
-    aug, cands, rounds, stopped = cfg.augment, [], {}, ''
+    if not len(seeds): raise ValueError('synthesize: no seed problems (check data.seeds: its files are empty or its limits are 0)')
+    aug, cands, rounds, n_next, have, stopped = cfg.augment, [], {}, {}, {}, ''
     prompts.check_overrides(aug.prompts)
-    for name in aug.types:
-        for ds in ('GSM', 'MATH'):
-            sub = [p for p in seeds if _dataset(p) == ds]
-            if not sub: continue
-            t, target = metamath_type(ds, name), aug.targets.get(metamath_type(ds, name))
-            n, mine = aug.samples_per_seed, []
-            for rnd in range(aug.max_rounds):
-                new = AUGMENTATIONS[name](sub, teacher, aug, n, rnd, cfg.seed)
-                mine += new; rounds[t] = rnd + 1
+    plan = [(name, ds, sub) for name in aug.types for ds in ('GSM', 'MATH') if (sub := [p for p in seeds if _dataset(p) == ds])]
+    while not stopped:
+        ran = False
+        for name, ds, sub in plan:
+            t = metamath_type(ds, name); target = aug.targets.get(t)
+            while not stopped and _more(t, rounds, have, target, aug):
+                rnd = rounds.get(t, 0); ran = True
+                new = AUGMENTATIONS[name](sub, teacher, aug, n_next.get(t, aug.samples_per_seed), rnd, cfg.seed)
+                cands += new; rounds[t] = rnd + 1
                 if any(c.error and 'budget' in c.error.lower() for c in new): stopped = f'teacher budget reached during {t} round {rnd}'
-                ver = sum(c.verified for c in mine)
-                if stopped or target is None or ver >= target: break
-                n = _next_n(aug.samples_per_seed, target, ver, len(mine), _items(name, sub))
-            cands += mine
+                if target is None: break
+                have[t] = counter(cands).get(t, 0)
+                n_next[t] = _next_n(aug.samples_per_seed, target, have[t], sum(c.type == t for c in cands), _items(name, sub, aug))
             if stopped: break
-        if stopped: break
+        if not ran or not aug.targets: break
+        have = counter(cands)       # all types together: rows of a later type can remove rows of an earlier one
     res = SynthesisResult(cands, seed_ledger(seeds, cands, aug.types, stopped), funnel_counts(cands), rounds, stopped)
     if run_dir is not None: write_synthesis(res, run_dir)
     return res
 
+# %% ../nbs/05_augment.ipynb #e236f7e5
 def write_synthesis(res: SynthesisResult, run_dir):
     "Write candidates.jsonl (every candidate, with provenance), ledger.csv and synthesis.json under synthesize/"
     lines = ''.join(json.dumps(c.to_row(), ensure_ascii=False) + '\n' for c in res.candidates)
@@ -450,23 +679,42 @@ def load_seeds(data_cfg, seed: int = 0, on_file=None) -> list:
         else: raise ValueError(f"data.seeds: '{s.name}' cannot seed synthesis (use mini_gsm8k, mini_math, gsm8k or math)")
         if s.split == 'test' or any(p.split == 'test' for p in ps): raise ValueError(f"data.seeds: '{s.name}' is a test split; seeds must come from training data")
         if getattr(ps, 'skipped', None): print(f"data.seeds: {s.name}: skipped {len(ps.skipped)} malformed rows (lenient loading)")
+        if not len(ps): raise ValueError(f"data.seeds: '{s.name}': {ps.path or s.path or 'its file'}: no seed problems (empty file{', or limit 0' if s.limit == 0 else ''})")
         if on_file and ps.path and Path(str(ps.path)).exists(): on_file(ps.path)
         out += list(ps)
     return out
 
 # %% ../nbs/05_augment.ipynb #b8efee17
-def _which_prompt(body, overrides=None) -> tuple[str, str]:
-    "(prompt kind, dataset) of a chat request, from its system message"
-    sys_msg = body['messages'][0]['content']
+def _final_query(p, text: str) -> tuple[int, Optional[str]]:
+    "(worked examples matched, query) at the end of a released-layout user message rendered from prompt p; (-1, None) if not p's"
+    if not text.startswith(p.instruction + '\n\n'): return -1, None
+    shots = [p.query(**ex) + p.response_prefix + ex['response'] for ex in p.examples]
+    head = lambda k: '\n\n'.join([p.instruction, *shots[:k]]) + '\n\n'
+    k = next(k for k in range(len(shots), -1, -1) if text.startswith(head(k)))
+    final, pre = text[len(head(k)):], p.response_prefix.rstrip(' ')
+    return k, final[:len(final) - len(pre)] if final.endswith(pre) else final
+
+def _which_prompt(body, overrides=None) -> tuple[str, str, str]:
+    "(prompt kind, dataset, query) of a chat request in either layout"
+    msgs, found = body['messages'], []
     for pid in prompts.PROMPT_IDS:
-        if prompts.load_prompt(pid, overrides).instruction == sys_msg: return pid.split('_', 1)[1], pid.split('_', 1)[0]
-    raise ValueError(f'unknown prompt: {sys_msg[:80]!r}')
+        p = prompts.load_prompt(pid, overrides)
+        if msgs[0]['content'] == prompts.RELEASED_SYSTEM: k, q = _final_query(p, msgs[1]['content'])
+        else: k, q = (len(msgs) // 2, msgs[-1]['content']) if msgs[0]['content'] == p.instruction else (-1, None)
+        if q is not None: found.append((k, p.kind, p.dataset, q.removeprefix('Question: ')))
+    if not found: raise ValueError(f"unknown prompt: {msgs[-1]['content'][:80]!r}")
+    return max(found, key=lambda f: f[0])[1:]   # the prompt whose worked examples the request holds
 
 def _scripted_statement(p) -> str:
-    "The statement the scripted teacher writes for a seed"
+    "The statement the scripted teacher writes for a seed (SV rewrite_first)"
     body, last = _sv_parts(p)
     if _dataset(p) == 'GSM': return f'The result is {p.answer}.'
     return last.replace('?', f' is ${p.answer}$.', 1).split('?')[0] if '?' in last else f'{last} The answer is ${p.answer}$.'
+
+def _clause_statement(clause: str, answer: str) -> str:
+    "The statement the scripted teacher writes for a last clause and its answer (released SV)"
+    said = clause.rstrip(' ?.')
+    return f'{said} is {answer}.' if said else f'The result is {answer}.'
 
 def _scripted_rephrasing(q: str) -> str:
     "The scripted teacher's rephrasing: the words in reverse order (different n-grams, same numbers)"
@@ -476,24 +724,39 @@ def _off(v: str) -> str:
     try: return str(float(v.replace(',', '')) + 1).removesuffix('.0')
     except ValueError: return v + '+1'
 
-def scripted_solver(seeds, wrong=()) -> callable:
-    "A testserver responder playing a teacher that knows the seeds' answers (off by one for seed ids in `wrong`)"
-    gold, qa = {}, {}
+# %% ../nbs/05_augment.ipynb #e3b95123
+def _scripted_answer(kind: str, value: str, query: str) -> str:
+    "The scripted teacher's solution text"
+    if kind == 'cot': return f'Let me compute step by step.\nThe answer is: {value}'
+    return f'Solving for the unknown gives {value}.\nThe value of the unknown is {value}.\nThe answer is: {value}'
+
+def _scripted_tables(seeds, wrong) -> tuple[dict, dict]:
+    "The answers the scripted teacher gives: {question: answer}, {backward question or masked text: value}, {(clause, answer): statement}"
+    gold, qa, stmt = {}, {}, {}
     for p in seeds:
-        ds = _dataset(p); bad = p.id in wrong
-        fix = lambda v: _off(v) if bad else v
+        ds, fix = _dataset(p), (_off if p.id in wrong else (lambda v: v))
         gold[p.question] = gold[_scripted_rephrasing(p.question)] = fix(p.answer)
-        for s in maskable_numbers(p.question, ds): qa[fobar_question(p.question, s, p.answer, ds)] = fix(s.value)
-        full = f'{_sv_parts(p)[0]} {_scripted_statement(p)}'.strip()
+        for m in [m for rule in MASKINGS for m in number_masks(p.question, ds, rule)]:
+            qa[m.masked.strip()] = fix(m.value)                       # FOBAR: the masked question, before its last line
+            kept, clause = prompts.split_last_clause(m.masked)
+            stmt[(clause, _sv_answer(p))] = s = _clause_statement(clause, _sv_answer(p))
+            qa[prompts.sv_question(f'{kept} {s}', _pds(ds))] = fix(m.value)
+        said = stmt.setdefault((_sv_parts(p)[1], p.answer), _scripted_statement(p))   # one statement per request
+        full = f'{_sv_parts(p)[0]} {said}'.strip()
         for s in sv_spans(full, p.question, p.answer, ds): qa[sv_question(full, s, ds)] = fix(s.value)
-        qa[('sv', _sv_parts(p)[1], p.answer)] = _scripted_statement(p)
+    return gold, qa, stmt
+
+# %% ../nbs/05_augment.ipynb #221df124
+def scripted_solver(seeds, wrong=(), answer=_scripted_answer) -> callable:
+    "A testserver responder playing a teacher that knows the seeds' answers (off by one for seed ids in `wrong`)"
+    gold, qa, stmt = _scripted_tables(seeds, wrong)
     def respond(body, index):
-        kind, _ = _which_prompt(body)
-        q = body['messages'][-1]['content'].removeprefix('Question: ')
+        kind, _, q = _which_prompt(body)
         if kind == 'rephrase': return 'Rephrased question: ' + _scripted_rephrasing(q)
         if kind == 'sv_statement':
             m = re.fullmatch(r'(.*) The answer is (.*)\.', q, re.S)
-            return qa.get(('sv', m[1], m[2]), 'I cannot.') if m else 'I cannot.'
-        if kind == 'cot': return f'Let me compute step by step.\nThe answer is: {gold[q]}' if q in gold else 'I am not sure.'
-        return f'Solving for the unknown gives {qa[q]}.\nThe answer is: {qa[q]}' if q in qa else 'I am not sure.'
+            return stmt.get((m[1].strip(), m[2]), 'I cannot.') if m else 'I cannot.'
+        if kind == 'cot': return answer(kind, gold[q], q) if q in gold else 'I am not sure.'
+        v = qa.get(q, qa.get(q.rsplit('\n', 1)[0].strip()))
+        return answer(kind, v, q) if v is not None else 'I am not sure.'
     return respond

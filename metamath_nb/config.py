@@ -106,6 +106,11 @@ class AugmentConfig(Strict):
     max_masks_per_seed: Optional[int] = Field(None, ge=1) # FOBAR/SV: mask at most this many numbers per seed (None: each, as the paper)
     max_rounds: int = Field(1, ge=1)          # resample rounds where verification rejects too much
     prompts: dict[str, str] = Field(default_factory=dict) # prompt id -> path of a file that overrides it
+    # How MetaMath's released generator does it ('released', the default) or our named alternative (see 04/05):
+    verify: Literal['released', 'robust'] = 'released'       # keep a chain: cleansed answer string == gold's, or the robust grader
+    prompt_layout: Literal['released', 'chat'] = 'released'  # one user message under "Follow the given examples...", or multi-turn chat
+    masking: Literal['released', 'quantities'] = 'released'  # FOBAR/SV numbers: released token rule, or our quantity rule
+    sv_order: Literal['released', 'rewrite_first'] = 'released' # SV: mask, then rewrite the last clause; or rewrite the asking sentence, then mask
 
 class CurateConfig(Strict):
     "Dedup, decontamination and export"
@@ -115,6 +120,7 @@ class CurateConfig(Strict):
     decontam_ngram: int = Field(13, ge=1)
     decontam_min_tokens: int = Field(8, ge=1) # test items shorter than decontam_ngram but at least this long match as whole
     decontaminate_against: list[str] = Field(default_factory=lambda: ['gsm8k', 'math', 'math500', 'gsm8k_backward'])
+    allow_missing_test_sets: bool = False     # True: curate even when a test set of decontaminate_against cannot be loaded (listed as NOT checked)
 
 # %% ../nbs/00_config.ipynb #e5291a1a
 ACCELERATE_CONFIGS = ('ddp', 'fsdp', 'deepspeed_zero3')  # packaged accelerate configs (metamath_nb/data/accelerate_<name>.yaml)

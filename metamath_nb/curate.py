@@ -17,12 +17,12 @@ from tqdm.auto import tqdm
 from .config import CurateConfig
 
 # %% auto #0
-__all__ = ['METAMATHQA_FIELDS', 'METAMATHQA_TYPES', 'TYPE_NAMES', 'FUNNEL_STAGES', 'normalise', 'word_hashes', 'ngram_hashes',
-           'text_hashes', 'minhash_signatures', 'densify', 'jaccard', 'lsh_bands', 'lsh_pairs', 'TestItem',
-           'test_items', 'TestIndex', 'contaminated', 'as_row', 'markdown_table', 'CurationResult', 'exact_duplicates',
-           'near_duplicates', 'contaminated_rows', 'stage_counts', 'curate', 'split_type', 'composition',
-           'table1_composition', 'dataset_card', 'export_metamathqa', 'funnel_table', 'plot_funnel', 'final_ledger',
-           'synthesis_stage']
+__all__ = ['METAMATHQA_FIELDS', 'METAMATHQA_TYPES', 'TYPE_NAMES', 'FUNNEL_STAGES', 'DISAGREEMENT', 'normalise', 'word_hashes',
+           'ngram_hashes', 'text_hashes', 'minhash_signatures', 'densify', 'jaccard', 'lsh_bands', 'lsh_pairs',
+           'TestItem', 'test_items', 'TestIndex', 'contaminated', 'as_row', 'markdown_table', 'CurationResult',
+           'exact_duplicates', 'near_duplicates', 'contaminated_rows', 'stage_counts', 'MissingTestSets', 'curate',
+           'split_type', 'composition', 'table1_composition', 'dataset_card', 'export_metamathqa', 'funnel_table',
+           'plot_funnel', 'final_ledger', 'curated_counts', 'synthesis_stage']
 
 # %% ../nbs/06_curate.ipynb #5e46ab0d
 def normalise(text: str) -> str:
@@ -158,13 +158,15 @@ class TestItem:
 _GSM_CALC = re.compile(r'<<[^>]*>>')
 _BACKWARD_TEMPLATE = re.compile(r'\s*If we know the answer (?:to|of) the above question is .*?, what is the value of unknown variable x\?', re.I | re.S)
 
-def test_items(names=('gsm8k', 'math', 'math500', 'gsm8k_backward'), data_dir=None) -> tuple[list[TestItem], list[str]]:
+def test_items(names=('gsm8k', 'math', 'math500', 'gsm8k_backward'), data_dir=None,
+               lenient=False) -> tuple[list[TestItem], list[str]]: # lenient: skip (and count) malformed rows (DataConfig.lenient)
     "Questions and solutions of the named test sets; also the names that could not be loaded (with why)"
     from metamath_nb.data import load_benchmark, DataUnavailable
     items, missing = [], []
     for name in names:
-        try: probs = load_benchmark(name, split='test', data_dir=data_dir)
+        try: probs = load_benchmark(name, split='test', data_dir=data_dir, lenient=lenient)
         except (DataUnavailable, FileNotFoundError) as e: missing.append(f'{name}: {e}'); continue
+        if getattr(probs, 'skipped', None): print(f'decontamination: {name}: skipped {len(probs.skipped)} malformed rows (lenient loading)')
         for p in probs:
             if name == 'gsm8k_backward':   # the FOBAR template is ours too: only the problem text counts
                 items.append(TestItem(name, p.id, 'question', _BACKWARD_TEMPLATE.sub('', p.question)))
@@ -178,7 +180,7 @@ def test_items(names=('gsm8k', 'math', 'math500', 'gsm8k_backward'), data_dir=No
 class TestIndex:
     "n-gram hashes of test texts, with whole-text hashes of short questions, for fast contamination checks"
     def __init__(self, items: list[TestItem], ngram: int = 13, min_tokens: int = 8, filter_bits: int = 25):
-        self.items, self.ngram, self.min_tokens = items, ngram, min_tokens
+        self.items, self.ngram, self.min_tokens, self.missing = items, ngram, min_tokens, []  # missing: test sets not loaded
         w, off = word_hashes([it.text for it in items]) if items else (np.zeros(0, np.uint64), np.zeros(1, np.int64))
         g, d = ngram_hashes(w, off, ngram)
         self.grams, self.gram_item = self._sorted(g, d)
@@ -372,26 +374,35 @@ def stage_counts(types: list[str], removed: pd.DataFrame) -> pd.DataFrame:
     return counts.astype(int).reindex(order)
 
 # %% ../nbs/06_curate.ipynb #4fb43e61
-def _test_index(cfg, test_sets, data_dir):
-    "The decontamination index, and the test sets that could not be loaded"
-    if isinstance(test_sets, TestIndex): return test_sets, []
+class MissingTestSets(RuntimeError):
+    "Decontamination was asked to check test sets that cannot be loaded"
+
+def _test_index(cfg, test_sets, data_dir, lenient=False) -> TestIndex:
+    "The decontamination index (its `missing`: the test sets that could not be loaded); refuses missing sets unless allowed"
+    if isinstance(test_sets, TestIndex): return test_sets
     missing = []
-    if test_sets is None: test_sets, missing = test_items(cfg.decontaminate_against, data_dir)
+    if test_sets is None: test_sets, missing = test_items(cfg.decontaminate_against, data_dir, lenient)
+    if missing and not cfg.allow_missing_test_sets:
+        raise MissingTestSets('decontamination cannot check ' + '; '.join(missing) + '. Put the test files where data_dir '
+                              'finds them (data.data_dir, $METAMATH_DATA or ../shared/data) or let the hub serve them, or set '
+                              'curate.allow_missing_test_sets: true to curate without them (they are then listed as NOT checked).')
     if missing: warnings.warn('decontamination could not check: ' + '; '.join(missing))
-    return TestIndex(test_sets, cfg.decontam_ngram, cfg.decontam_min_tokens), missing
+    index = TestIndex(test_sets, cfg.decontam_ngram, cfg.decontam_min_tokens); index.missing = missing
+    return index
 
 # %% ../nbs/06_curate.ipynb #1d97c830
 def curate(rows: Iterable,                    # verified rows: dicts with query/response/type(/original_question) or candidates
            cfg: Optional[CurateConfig] = None,  # thresholds and test sets (default CurateConfig())
            test_sets: Optional[list[TestItem] | TestIndex] = None, # None: load cfg.decontaminate_against from data_dir
            targets: Optional[dict[str, int]] = None, # keep at most this many rows per type (seeded random subset)
-           seed: int = 0, chunk: int = 4000, data_dir=None) -> CurationResult:
+           seed: int = 0, chunk: int = 4000, data_dir=None,
+           lenient: bool = False) -> CurationResult: # skip malformed rows of the test files (DataConfig.lenient)
     "Remove exact and near duplicates and test-set contamination; report every removal"
     import time; t0 = time.perf_counter()
     cfg = cfg or CurateConfig()
     rows = [as_row(r, i) for i, r in enumerate(rows)]
     n, types = len(rows), [r['type'] for r in rows]
-    index, missing = _test_index(cfg, test_sets, data_dir)
+    index = _test_index(cfg, test_sets, data_dir, lenient)
     if n: exact, sig, *hits = _features(rows, cfg, index, chunk)
     else: exact, sig, hits = np.zeros(0, np.uint64), np.zeros((0, cfg.minhash_bins), np.uint32), np.zeros((3, 0), np.int64)
     gone, alive = [], np.ones(n, bool)
@@ -405,7 +416,7 @@ def curate(rows: Iterable,                    # verified rows: dicts with query/
             gone.append((i, types[i], 'kept', f'over the target of {targets[types[i]]}', -1, np.nan, '')); alive[i] = False
     removed = pd.DataFrame(sorted(gone), columns=['row', 'type', 'stage', 'reason', 'matched', 'similarity', 'detail'])
     checked = sorted(f'{k} ({v} texts)' for k, v in Counter(it.test_set for it in index.items).items())
-    return CurationResult([r for r, a in zip(rows, alive) if a], removed, stage_counts(types, removed), checked, missing,
+    return CurationResult([r for r, a in zip(rows, alive) if a], removed, stage_counts(types, removed), checked, index.missing,
                           time.perf_counter() - t0)
 
 # %% ../nbs/06_curate.ipynb #056c7e91
@@ -478,13 +489,14 @@ def export_metamathqa(rows: list[dict], out_dir, name: str = 'metamathqa-synthet
 
 # %% ../nbs/06_curate.ipynb #45097d4d
 FUNNEL_STAGES = ('requested', 'generated', 'parsed', 'verified', 'deduplicated', 'decontaminated', 'kept')
+DISAGREEMENT = ('released_only', 'robust_only') # candidates kept by one verification rule and rejected by the other
 
 def funnel_table(synthesis_counts: dict, curation: CurationResult) -> pd.DataFrame:
-    "One row per MetaMathQA type, one column per stage (items left after it)"
-    df = pd.DataFrame.from_dict(synthesis_counts, orient='index').reindex(columns=['requested', 'generated', 'parsed', 'verified'])
+    "One row per MetaMathQA type, one column per stage (items left after it), then the verification disagreements"
+    df = pd.DataFrame.from_dict(synthesis_counts, orient='index').reindex(columns=['requested', 'generated', 'parsed', 'verified', *DISAGREEMENT])
     df = df.join(curation.counts[['deduplicated', 'decontaminated', 'kept']], how='outer').fillna(0).astype(int)
     df = df.reindex([t for t in METAMATHQA_TYPES if t in df.index] + sorted(set(df.index) - set(METAMATHQA_TYPES)))
-    return df.rename_axis('type').reset_index()[['type', *FUNNEL_STAGES]]
+    return df.rename_axis('type').reset_index()[['type', *FUNNEL_STAGES, *DISAGREEMENT]]
 
 def plot_funnel(funnel: pd.DataFrame, title: str = 'Synthesis funnel'):
     "Items left after each stage, one line per type (log scale, zero drawn at the bottom)"
@@ -513,14 +525,20 @@ def final_ledger(ledger: pd.DataFrame, candidates: list, curation: CurationResul
     return led
 
 # %% ../nbs/06_curate.ipynb #3253dc4c
+def curated_counts(candidates: list, cfg: CurateConfig, index: TestIndex, seed: int = 0) -> dict:
+    "Rows per type that the verified candidates leave after deduplication and decontamination (what targets count)"
+    res = curate([c for c in candidates if c.verified], cfg, index, seed=seed)
+    return {t: int(v) for t, v in res.counts['decontaminated'].items()}
+
 def synthesis_stage(cfg, run_dir, teacher=None, seeds=None, test_sets=None) -> dict:
     "Seeds -> verified candidates -> curated rows -> export, funnel, composition, report and ledger under <run>/synthesize/"
     from metamath_nb.augment import load_seeds, synthesize
     from metamath_nb.teacher import make_teacher
+    index = _test_index(cfg.curate, test_sets, cfg.data.data_dir, cfg.data.lenient)
     seeds = list(seeds) if seeds is not None else load_seeds(cfg.data, cfg.seed)
     teacher = teacher or make_teacher(cfg.teacher)
-    syn = synthesize(cfg, seeds, teacher, run_dir)
-    cur = curate(syn.verified(), cfg.curate, test_sets, targets=cfg.augment.targets or None, seed=cfg.seed, data_dir=cfg.data.data_dir)
+    syn = synthesize(cfg, seeds, teacher, run_dir, counter=lambda cands: curated_counts(cands, cfg.curate, index, cfg.seed))
+    cur = curate(syn.verified(), cfg.curate, index, targets=cfg.augment.targets or None, seed=cfg.seed)
     out = Path(run_dir.path)/'synthesize'
     paths = export_metamathqa(cur.rows, out, name=f'{cfg.study}-{Path(run_dir.path).name}', curation=cur,
                               notes=f'Teacher: {cfg.teacher.backend} {cfg.teacher.model}; {len(seeds)} seeds; augment: {cfg.augment.model_dump()}')

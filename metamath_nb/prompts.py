@@ -15,11 +15,12 @@ from fastcore.basics import patch
 from .config import _key_lines
 
 # %% auto #0
-__all__ = ['PROMPTS_DIR', 'KINDS', 'DATASETS', 'PROMPT_IDS', 'N_EXAMPLES', 'FOBAR_SUFFIX', 'SV_SUFFIX', 'FOBAR_SUFFIX_MATH',
-           'SV_SUFFIX_MATH', 'UNKNOWN_VARIABLE', 'ALPACA_TEMPLATE', 'ALPACA_INPUT_TEMPLATE', 'EVAL_SUFFIX', 'Prompt',
-           'PromptError', 'check_overrides', 'load_prompt', 'render', 'cot_messages', 'rephrase_messages',
-           'sv_statement_messages', 'backward_messages', 'sv_backward_messages', 'fobar_question', 'sv_question',
-           'split_asking_sentence', 'alpaca_prompt', 'eval_prompt']
+__all__ = ['RELEASED_SYSTEM', 'PROMPTS_DIR', 'KINDS', 'DATASETS', 'PROMPT_IDS', 'N_EXAMPLES', 'LAYOUTS', 'FOBAR_SUFFIX',
+           'SV_SUFFIX', 'FOBAR_SUFFIX_MATH', 'SV_SUFFIX_MATH', 'UNKNOWN_VARIABLE', 'ALPACA_TEMPLATE',
+           'ALPACA_INPUT_TEMPLATE', 'EVAL_SUFFIX', 'Prompt', 'PromptError', 'check_overrides', 'load_prompt', 'render',
+           'cot_messages', 'rephrase_messages', 'sv_statement_messages', 'backward_messages', 'sv_backward_messages',
+           'fobar_question', 'sv_question', 'split_asking_sentence', 'split_last_clause', 'alpaca_prompt',
+           'eval_prompt']
 
 # %% ../nbs/04_prompts.ipynb #3284f408
 @dataclass
@@ -71,6 +72,15 @@ def stop(self: Prompt) -> list[str]:
     "Stop strings for raw completion: a new line that opens the next query"
     head = self.query_template.split('{')[0].strip()
     return [f"\n{head}"] if head else []
+
+# %% ../nbs/04_prompts.ipynb #3cc55bfa
+RELEASED_SYSTEM = "Follow the given examples and answer the question." # the system message of MetaMath's generator
+
+@patch
+def released_messages(self: Prompt, system=True, **fields) -> list[dict]:
+    "MetaMath's released layout: a fixed system message, then one user message with the examples and the query"
+    if system: return [{'role': 'system', 'content': RELEASED_SYSTEM}, {'role': 'user', 'content': self.text(**fields)}]
+    return [{'role': 'user', 'content': f"{RELEASED_SYSTEM}\n\n{self.text(**fields)}"}]
 
 # %% ../nbs/04_prompts.ipynb #c065964a
 PROMPTS_DIR = Path(str(files('metamath_nb')))/'data'/'prompts' # the packaged prompt files
@@ -152,40 +162,45 @@ def load_prompt(prompt_id: str, # one of PROMPT_IDS, e.g. 'gsm8k_cot'
     return Prompt(**{k: spec.get(k, '') for k in _KNOWN if k != 'examples'}, examples=list(spec['examples']), source=source)
 
 # %% ../nbs/04_prompts.ipynb #72a81a90
+LAYOUTS = ('released', 'chat') # AugmentConfig.prompt_layout
+
 def render(kind: str, dataset: str, fields: dict, chat=True, system=True, overrides=None,
-           n_shots=None): # keep only the first n worked examples (None: all)
+           n_shots=None, # keep only the first n worked examples (None: all)
+           layout='released'): # 'released': system + one user message (MetaMath's generator); 'chat': multi-turn
     "Chat messages (chat=True) or a raw completion string for prompt `{dataset}_{kind}` applied to `fields`"
     if dataset not in DATASETS: raise PromptError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if layout not in LAYOUTS: raise PromptError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     p = load_prompt(f'{dataset}_{kind}', overrides)
     if n_shots is not None: p = replace(p, examples=p.examples[:n_shots])
-    return p.messages(system=system, **fields) if chat else p.text(**fields)
+    if not chat: return p.text(**fields)
+    return p.messages(system=system, **fields) if layout == 'chat' else p.released_messages(system=system, **fields)
 
-def cot_messages(question, dataset='gsm8k', chat=True, overrides=None):
+def cot_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
     "Few-shot chain of thought for `question` (responses end with 'The answer is: X')"
-    return render('cot', dataset, dict(question=question), chat, overrides=overrides)
+    return render('cot', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
 
-def rephrase_messages(question, dataset='gsm8k', chat=True, overrides=None):
+def rephrase_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
     "Few-shot rephrasing of `question`"
-    return render('rephrase', dataset, dict(question=question), chat, overrides=overrides)
+    return render('rephrase', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
 
 # %% ../nbs/04_prompts.ipynb #031f547d
-def sv_statement_messages(question, answer, dataset='gsm8k', chat=True, overrides=None):
+def sv_statement_messages(question, answer, dataset='gsm8k', chat=True, overrides=None, layout='released'):
     "Few-shot rewriting of `question` plus its `answer` into a declarative statement (for SV)"
-    return render('sv_statement', dataset, dict(question=question, answer=answer), chat, overrides=overrides)
+    return render('sv_statement', dataset, dict(question=question, answer=answer), chat, overrides=overrides, layout=layout)
 
-def backward_messages(question, dataset='gsm8k', chat=True, overrides=None):
+def backward_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
     "Few-shot backward reasoning that solves a FOBAR question for the unknown variable"
-    return render('backward', dataset, dict(question=question), chat, overrides=overrides)
+    return render('backward', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
 
-def sv_backward_messages(question, dataset='gsm8k', chat=True, overrides=None):
+def sv_backward_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
     "Few-shot backward reasoning that solves an SV question for the unknown variable"
-    return render('sv_backward', dataset, dict(question=question), chat, overrides=overrides)
+    return render('sv_backward', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
 
 # %% ../nbs/04_prompts.ipynb #f599f7d4
 FOBAR_SUFFIX = "If we know the answer to the above question is {answer}, what is the value of unknown variable x?"
 SV_SUFFIX = "What is the value of unknown variable x?"
-FOBAR_SUFFIX_MATH = "If we know the answer to the above question is {answer}, what is the value of unknown variable X?"
-SV_SUFFIX_MATH = "What is the value of unknown variable X?"
+FOBAR_SUFFIX_MATH = "### If we know the answer to the above question is {answer}, what is the value of unknown variable $X$?"
+SV_SUFFIX_MATH = "What is the value of unknown variable $X$?"
 UNKNOWN_VARIABLE = {'gsm8k': 'x', 'math': 'X'}
 
 def fobar_question(masked_question: str, answer, dataset='gsm8k') -> str:
@@ -204,6 +219,14 @@ def split_asking_sentence(question: str) -> tuple[str, str]:
     "(body, last sentence) of a question; body is '' for a one-sentence question"
     parts = _SENTENCE_END.split(question.strip())
     return ' '.join(parts[:-1]), parts[-1]
+
+# %% ../nbs/04_prompts.ipynb #19cc558e
+def split_last_clause(question: str) -> tuple[str, str]:
+    "(kept text, last clause): the split of MetaMath's released SV step, after the last ',' or '.'"
+    text = question.replace(',', '.')
+    cut = text.rfind('.') + 1        # 0 when there is no mark: then the whole question is kept and the clause is empty
+    if cut == 0: return question.strip(), ''
+    return question[:cut].strip(), text[cut:].strip()
 
 # %% ../nbs/04_prompts.ipynb #3f2f4852
 ALPACA_TEMPLATE = ("Below is an instruction that describes a task. "
