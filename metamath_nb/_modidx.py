@@ -905,8 +905,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                   'metamath_nb/vllm_server.py'),
                                          'metamath_nb.vllm_server.gpu_groups': ( 'vllm_server.html#gpu_groups',
                                                                                  'metamath_nb/vllm_server.py'),
-                                         'metamath_nb.vllm_server.group_alive': ( 'vllm_server.html#group_alive',
-                                                                                  'metamath_nb/vllm_server.py'),
                                          'metamath_nb.vllm_server.kv_bytes_per_token': ( 'vllm_server.html#kv_bytes_per_token',
                                                                                          'metamath_nb/vllm_server.py'),
                                          'metamath_nb.vllm_server.lora_rank': ('vllm_server.html#lora_rank', 'metamath_nb/vllm_server.py'),

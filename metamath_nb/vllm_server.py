@@ -13,8 +13,8 @@ from .teacher import OpenAIBackend
 
 # %% auto #0
 __all__ = ['project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'kv_bytes_per_token', 'full_length', 'cpu_max_num_seqs',
-           'lora_rank', 'server_command', 'free_port', 'port_free', 'group_alive', 'server_env', 'VLLMServer',
-           'gpu_groups', 'VLLMFleet', 'VLLMBackend']
+           'lora_rank', 'server_command', 'free_port', 'port_free', 'server_env', 'VLLMServer', 'gpu_groups',
+           'VLLMFleet', 'VLLMBackend']
 
 # %% ../nbs/03b_vllm_server.ipynb #5e1ab7e8
 def project_dir() -> Path:
@@ -105,16 +105,32 @@ def server_command(python, model, cfg: VLLMConfig, port: int, served_name=None, 
     return cmd + list(cfg.extra_args)
 
 # %% ../nbs/03b_vllm_server.ipynb #236f2b13
+_GROUP_ALIVE = r"""
+def group_alive(pgid) -> bool:
+    "True while a process of the process group `pgid` exists that is not a zombie (killed, its parent not yet reaped it)"
+    if not pgid: return False
+    try: os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError): return False
+    if not os.path.isdir('/proc'): return True
+    for d in os.listdir('/proc'):
+        try: st = open(f'/proc/{d}/stat').read() if d.isdigit() else ''
+        except OSError: continue
+        fields = st[st.rindex(')') + 2:].split() if st else ['Z', 0, 0]  # state, parent, process group
+        if int(fields[2]) == pgid and fields[0] not in 'ZX': return True
+    return False
+"""
+exec(_GROUP_ALIVE)   # one definition, used here and in the guardian process (which runs without importing this package)
+
 _GUARD = r"""
 import os, signal, subprocess, sys, time
+""" + _GROUP_ALIVE + r"""
 ppid, pidfile, grace, cmd = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4:]
 p = subprocess.Popen(cmd, start_new_session=True)   # the server and vLLM's engine processes: one process group
 with open(pidfile + '.tmp', 'w') as f: f.write(str(p.pid))
 os.replace(pidfile + '.tmp', pidfile)
 def alive():
     p.poll()
-    try: os.killpg(p.pid, 0); return True
-    except (ProcessLookupError, PermissionError): return False
+    return group_alive(p.pid)
 def stop(why='told to stop'):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(f"[guardian {time.strftime('%Y-%m-%dT%H:%M:%S%z')}] {why}: stopping the server's process group {p.pid}", flush=True)
@@ -145,12 +161,6 @@ def port_free(port: int, host='127.0.0.1') -> bool:
     with socket.socket() as s:
         s.settimeout(1)
         return s.connect_ex((host, port)) != 0
-
-def group_alive(pgid: Optional[int]) -> bool:
-    "True while any process of the process group `pgid` exists"
-    if not pgid: return False
-    try: os.killpg(pgid, 0); return True
-    except (ProcessLookupError, PermissionError): return False
 
 # %% ../nbs/03b_vllm_server.ipynb #54eb19e4
 def server_env(cfg: VLLMConfig, device: str, extra: Optional[dict] = None) -> dict:

@@ -24,12 +24,12 @@ from metamath_nb.teacher import GenRequest, make_teacher
 url, cache, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cfg = TeacherConfig(backend='openai', model='crash-model', base_url=url, cache_path=cache, max_in_flight=%d, timeout_s=10)
 t = make_teacher(cfg, progress=False)
-res = t.generate([GenRequest(prompt=f'item {i}', seed=i, max_tokens=32) for i in range(n)])
+res = t.generate([GenRequest(prompt=f'item {i}', seed=i, temperature=0.7, max_tokens=32) for i in range(n)])
 print(json.dumps({'ok': sum(r.ok for r in res), **t.stats.__dict__}), flush=True)
 """ % IN_FLIGHT
 
 def key_of(body):
-    "The cache key of the call this request body belongs to (sample 0: the body's seed is the request's)"
+    "The cache key of the call this request body belongs to (the job samples, so every body carries a seed; sample 0's is the request's)"
     req = GenRequest(prompt=body['prompt'], seed=body['seed'], max_tokens=body['max_tokens'],
                      temperature=body['temperature'], top_p=body['top_p'], stop=body.get('stop'))
     return call_key(request_json('openai', MODEL, req), 0)
