@@ -4,7 +4,7 @@
 
 # %% ../nbs/09a_console.ipynb #1971c83f
 from __future__ import annotations
-import contextlib, json, logging, os, sys
+import contextlib, json, logging, os, shutil, sys, tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -62,10 +62,10 @@ class StageConsole:
         self.out.write(f"\n[{self.stage}] cell {k}/{len(self.order)}: {(lines or [''])[0][:100]}\n"); self.out.flush()
 
 # %% ../nbs/09a_console.ipynb #dd52f9a7
-def ipc_kernel_config():
-    "traitlets config that starts kernels on local IPC sockets (no TCP port)"
+def ipc_kernel_config(folder) -> 'Config':
+    "traitlets config that starts kernels on local IPC sockets (no TCP port) whose socket files lie in `folder`"
     from traitlets.config import Config
-    return Config({'KernelManager': {'transport': 'ipc'}})
+    return Config({'KernelManager': {'transport': 'ipc', 'ip': str(Path(folder)/'kernel')}})
 
 @contextlib.contextmanager
 def stage_console(stage: str, quiet: bool = False, out=None):
@@ -74,10 +74,12 @@ def stage_console(stage: str, quiet: bool = False, out=None):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     con, sink = StageConsole(stage, out), _Passthrough(out or sys.stderr)
-    kw = {'config': ipc_kernel_config(), 'progress_bar': False}
+    sockets = tempfile.mkdtemp(prefix='metamath-kernel-')  # not the working folder: a killed kernel leaves its socket files
+    kw = {'config': ipc_kernel_config(sockets), 'progress_bar': False}
     if not quiet: kw.update(stdout_file=sink, stderr_file=sink, on_notebook_start=con.on_notebook_start, on_cell_start=con.on_cell_start)
     try: yield kw
     finally:
+        shutil.rmtree(sockets, ignore_errors=True)
         for k, v in old.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v

@@ -23,7 +23,7 @@ def test_synthesize_run_by_hand_records_its_stage(tmp_path, monkeypatch):
     run = start_run(cfg, root=tmp_path/'outputs')
     out = tmp_path/'50_synthesize.ipynb'
     pm.execute_notebook(str(root/'nbs'/'50_synthesize.ipynb'), str(out), cwd=str(root/'nbs'), progress_bar=False,
-                        parameters={'params_file': str(params), 'run_dir': str(run.path)}, config=ipc_kernel_config())
+                        parameters={'params_file': str(params), 'run_dir': str(run.path)}, config=ipc_kernel_config(tmp_path))
     st = read_stage(run.path, 'synthesize')
     assert (st['status'], st['runner'], st['params_hash']) == ('done', 'by hand', stage_hash(cfg, 'synthesize'))
     assert st['started'] and st['ended'] and st['error'] is None
