@@ -477,7 +477,7 @@ def _flocked(path):
     finally: os.close(fd)
 
 # %% ../nbs/00_config.ipynb #50436b6b
-RUN_LOCK, STAGE_LOCK, MANIFEST_LOCK = '.run.lock', '.stage.lock', '.manifest.lock'
+RUN_LOCK, STAGE_LOCK, MANIFEST_LOCK = '.run.lock', '.stage.lock', '.manifest.lock'  # lock files in a run folder: its one writer, a stage, a manifest update
 
 def lock_run(path, wait=False) -> FileLock:
     "Take the run's writer lock; RunBusy naming the holder (or, with `wait`, wait for it); then wait out a stage kernel of a killed run"

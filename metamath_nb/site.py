@@ -283,7 +283,8 @@ def exported_values(source:str # an exported cell's source
     res = []
     for n in tree.body:
         targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AnnAssign) and n.value else []
-        for t in targets:
+        names = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]  # A, B = 1, 2 names both
+        for t in names:
             if isinstance(t, ast.Name) and not t.id.startswith('_'):
                 res.append((t.id, comments.get(n.end_lineno) or comments.get(n.lineno, '')))
     return res
