@@ -319,6 +319,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'metamath_nb.evaluate.read_predictions': ( 'evaluate.html#read_predictions',
                                                                                  'metamath_nb/evaluate.py'),
                                       'metamath_nb.evaluate.stop_strings': ('evaluate.html#stop_strings', 'metamath_nb/evaluate.py'),
+                                      'metamath_nb.evaluate.weights_stamp': ('evaluate.html#weights_stamp', 'metamath_nb/evaluate.py'),
                                       'metamath_nb.evaluate.wilson_ci': ('evaluate.html#wilson_ci', 'metamath_nb/evaluate.py')},
             'metamath_nb.finetune': { 'metamath_nb.finetune.FinetuneResult': ('finetune.html#finetuneresult', 'metamath_nb/finetune.py'),
                                       'metamath_nb.finetune.MergeMismatch': ('finetune.html#mergemismatch', 'metamath_nb/finetune.py'),

@@ -21,10 +21,10 @@ from .vllm_server import vllm_available
 
 # %% auto #0
 __all__ = ['METAMATH_STOP', 'BENCH_KIND', 'DEFAULT_MAX_NEW_TOKENS', 'eval_prompt', 'bench_kind', 'max_tokens_for', 'stop_strings',
-           'FunctionEngine', 'HFEngine', 'adapter_base', 'load_eval_model', 'VLLMEngine', 'make_engine',
-           'protocol_fingerprint', 'read_predictions', 'append_predictions', 'question_words', 'grade_row', 'wilson_ci',
-           'length_bins', 'length_label', 'level_label', 'bench_metrics', 'plot_breakdown', 'EvalResult',
-           'predict_bench', 'evaluate']
+           'FunctionEngine', 'HFEngine', 'adapter_base', 'load_eval_model', 'VLLMEngine', 'weights_stamp',
+           'make_engine', 'protocol_fingerprint', 'read_predictions', 'append_predictions', 'question_words',
+           'grade_row', 'wilson_ci', 'length_bins', 'length_label', 'level_label', 'bench_metrics', 'plot_breakdown',
+           'EvalResult', 'predict_bench', 'evaluate']
 
 # %% ../nbs/08_evaluate.ipynb #c207715f
 METAMATH_STOP = ['Question:', 'Question', 'USER:', 'USER', 'ASSISTANT:', 'ASSISTANT',
@@ -121,7 +121,8 @@ class VLLMEngine:
     name = 'vllm'
     def __init__(self, model: str, adapter=None, cfg: Optional[EvalConfig] = None,
                  log_dir=None,      # where the server's record and log go (None: a temporary folder)
-                 chunk_size=512, progress=True):
+                 chunk_size=512, progress=True,
+                 journal=None):     # a SQLite file keeping every finished completion (None: kept in memory only)
         from metamath_nb.vllm_server import VLLMBackend
         from metamath_nb.models import resolve_model
         cfg = cfg or EvalConfig(engine='vllm')
@@ -130,7 +131,8 @@ class VLLMEngine:
         tcfg = TeacherConfig(backend='vllm', model=self.model_id, vllm=cfg.vllm, timeout_s=cfg.vllm.request_timeout_s, max_retries=3)
         be = VLLMBackend(tcfg, log_dir=log_dir, model=resolve_model(str(model)), served_name=str(model),
                          adapters={'adapter': adapter} if adapter else None, request_model='adapter' if adapter else str(model))
-        self.teacher = Teacher(tcfg, backend=be, cache=TeacherCache(':memory:'), progress=progress)
+        self.journal = Path(journal) if journal else None
+        self.teacher = Teacher(tcfg, backend=be, cache=TeacherCache(str(self.journal) if journal else ':memory:'), progress=progress)
 
     def __call__(self, prompts, max_new_tokens, stop):
         reqs = [GenRequest(prompt=p, temperature=self.temperature, top_p=self.top_p, max_tokens=max_new_tokens, stop=list(stop) or None, seed=self.seed) for p in prompts]
@@ -139,19 +141,34 @@ class VLLMEngine:
         if bad: raise RuntimeError(f"engine vllm: {len(bad)} of {len(res)} completions failed; the first: {bad[0].error}")
         return [dict(text=r.texts[0], finish_reason=r.finish_reasons[0], completion_tokens=r.completion_tokens[0]) for r in res]
 
-    def close(self):
-        "Stop the servers this engine started"
-        self.teacher.close()
+    def close(self, finished=False):
+        "Stop the servers this engine started; `finished`: the evaluation is complete, so the journal goes too"
+        self.teacher.close(); self.teacher.cache.close()
+        if finished and self.journal:
+            for f in (self.journal, *(self.journal.with_name(self.journal.name + x) for x in ('-wal', '-shm', '-journal'))): f.unlink(missing_ok=True)
 
 # %% ../nbs/08_evaluate.ipynb #259dc99f
+def weights_stamp(*models) -> str:
+    "A short hash of each model's local files (names, sizes, modification times), or of its name where it has none here"
+    from metamath_nb.models import resolve_model
+    parts = []
+    for m in models:
+        if m is None: continue
+        try: p = Path(resolve_model(str(m)))
+        except Exception: p = Path(str(m))
+        files = sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p] if p.is_file() else []
+        parts.append([str(m), [(str(f.relative_to(p) if p.is_dir() else f.name), f.stat().st_size, f.stat().st_mtime_ns) for f in files]])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+
 def make_engine(cfg: EvalConfig, model=None, adapter=None, log_dir=None):
-    "Build the engine `cfg.engine` names; `model` may be a name/path or a loaded (model, tokenizer) pair; `log_dir`: the vLLM server's record"
+    "Build the engine `cfg.engine` names; `model` may be a name/path or a loaded (model, tokenizer) pair; `log_dir`: the vLLM server's record and journal"
     adapter = adapter or cfg.adapter
     if cfg.engine == 'vllm':
         if not isinstance(model, (str, Path, type(None))): raise ValueError("engine 'vllm' needs a model name or path, not a loaded model")
         name = model or cfg.model or (adapter_base(adapter) if adapter else None)
         if name is None: raise ValueError("evaluate: no model given (set evaluate.model or pass model=)")
-        return VLLMEngine(str(name), adapter, cfg, log_dir=log_dir)
+        journal = Path(log_dir)/f"journal-{weights_stamp(name, adapter)}.sqlite" if log_dir else None
+        return VLLMEngine(str(name), adapter, cfg, log_dir=log_dir, journal=journal)
     if isinstance(model, tuple):
         m, tok = model
         if adapter:
@@ -388,6 +405,7 @@ def evaluate(cfg: EvalConfig,            # benchmarks, engine, protocol override
     given = hasattr(model, 'chunk_size') and hasattr(model, 'model_id')
     engine = model if given else make_engine(cfg, model, adapter, log_dir=out/'vllm')
     res = EvalResult({'benchmarks': {}, 'timing': {}, 'data': _data_files(sets)}, out)
+    finished = False
     try:
         for b, probs in sets.items():
             path = out/f"predictions_{b}.jsonl"
@@ -395,8 +413,10 @@ def evaluate(cfg: EvalConfig,            # benchmarks, engine, protocol override
             rows = _finalize_bench(probs, path, res.metrics['timing'][b]['fingerprint'], cfg.grading)
             res.metrics['benchmarks'][b] = bench_metrics(rows, cfg.grading, cfg.length_bins)
             res.predictions[b] = path
-    finally:
-        if not given: getattr(engine, 'close', lambda: None)()   # stop a vLLM server started for this evaluation
+        finished = True
+    finally:   # stop a vLLM server started for this evaluation; its journal goes once every prediction is written
+        if not given and isinstance(engine, VLLMEngine): engine.close(finished=finished)
+        elif not given: getattr(engine, 'close', lambda: None)()
     res.metrics.update(model=engine.model_id, adapter=str(adapter or cfg.adapter) if (adapter or cfg.adapter) else None)
     res.metrics['protocol'] = dict(engine=engine.name, model=engine.model_id, prompt=cfg.prompt or eval_prompt('{instruction}'), stop=stop_strings(cfg),
         max_new_tokens={b: sorted({max_tokens_for(b, cfg, bench_kind(b, p)) for p in sets[b]}) for b in benches}, temperature=cfg.temperature, top_p=cfg.top_p,

@@ -59,6 +59,23 @@ def test_greedy_eval_equals_transformers(smollm2_server, tmp_path):
     assert vl.metrics['protocol']['engine'] == 'vllm' and hf.metrics['protocol']['engine'] == 'hf'
     assert _outputs(vl) == _outputs(hf)
     assert vl.metrics['benchmarks']['gsm8k']['metamath'] == hf.metrics['benchmarks']['gsm8k']['metamath']
+    assert not list((tmp_path/'vllm'/'vllm').glob('journal-*'))   # a finished evaluation removes its journal
+
+
+def test_killed_eval_resumes_from_its_journal(smollm2_server, tmp_path):
+    "Completions finished before a kill come back from the journal: a second engine on the same journal, pointed at a dead server, returns them"
+    from metamath_nb.evaluate import VLLMEngine, eval_prompt, stop_strings
+    cfg = EvalConfig(model='smollm2', engine='vllm', vllm=VLLMConfig(endpoints=[smollm2_server.base_url]))
+    prompts, journal = [eval_prompt(p.question) for p in ITEMS[:4]], tmp_path/'journal.sqlite'
+    first = VLLMEngine('smollm2', cfg=cfg, journal=journal, progress=False)
+    try: done = first(prompts, 24, stop_strings(cfg))
+    finally: first.close()                                   # not finished: the journal stays, as after a kill
+    assert journal.exists()
+    dead = cfg.model_copy(update={'vllm': VLLMConfig(endpoints=['http://127.0.0.1:9/v1'])})
+    again = VLLMEngine('smollm2', cfg=dead, journal=journal, progress=False)
+    try: assert again(prompts, 24, stop_strings(cfg)) == done and again.teacher.stats.cached == 4
+    finally: again.close(finished=True)
+    assert not journal.exists()
 
 
 def test_adapter_eval_equals_peft(smollm2_server, adapter, tmp_path):
