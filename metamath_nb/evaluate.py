@@ -415,8 +415,7 @@ def evaluate(cfg: EvalConfig,            # benchmarks, engine, protocol override
             res.predictions[b] = path
         finished = True
     finally:   # stop a vLLM server started for this evaluation; its journal goes once every prediction is written
-        if not given and isinstance(engine, VLLMEngine): engine.close(finished=finished)
-        elif not given: getattr(engine, 'close', lambda: None)()
+        if not given: getattr(engine, 'close', lambda finished: None)(finished=finished)
     res.metrics.update(model=engine.model_id, adapter=str(adapter or cfg.adapter) if (adapter or cfg.adapter) else None)
     res.metrics['protocol'] = dict(engine=engine.name, model=engine.model_id, prompt=cfg.prompt or eval_prompt('{instruction}'), stop=stop_strings(cfg),
         max_new_tokens={b: sorted({max_tokens_for(b, cfg, bench_kind(b, p)) for p in sets[b]}) for b in benches}, temperature=cfg.temperature, top_p=cfg.top_p,

@@ -112,11 +112,12 @@ def group_alive(pgid) -> bool:
     try: os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError): return False
     if not os.path.isdir('/proc'): return True
-    for d in os.listdir('/proc'):
-        try: st = open(f'/proc/{d}/stat').read() if d.isdigit() else ''
-        except OSError: continue
-        fields = st[st.rindex(')') + 2:].split() if st else ['Z', 0, 0]  # state, parent, process group
-        if int(fields[2]) == pgid and fields[0] not in 'ZX': return True
+    for d in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{d}/stat') as f: st = f.read()
+        except OSError: continue          # the process ended meanwhile
+        state, _parent, pgrp = st[st.rindex(')') + 2:].split()[:3]
+        if int(pgrp) == pgid and state not in 'ZX': return True
     return False
 """
 exec(_GROUP_ALIVE)   # one definition, used here and in the guardian process (which runs without importing this package)
