@@ -121,7 +121,7 @@ def baseline(gsm8k=100, math500=50, out=None, batch_size=8):
             k = m[mode]['correct']; lo, hi = wilson_ci(k, m['n'])
             print(f"SmolLM2-135M-Instruct {b} (seeded subset n={m['n']}, seed 0) {mode:8s}: {k}/{m['n']} = {k / m['n']:.1%} "
                   f"(95% CI {lo:.1%}-{hi:.1%}); no answer extracted: {m['no_answer'][mode]}", flush=True)
-        print(f"  generated {tm['generated']} (reused {tm['reused']}) at {tm['items_per_s']} items/s; output in {out}")
+        print(f"  generated {tm['generated']} (reused {tm['reused']}, from the journal {tm.get('resumed', 0)}) at {tm['items_per_s']} items/s; output in {out}")
 
 
 if __name__ == '__main__':

@@ -133,10 +133,12 @@ class VLLMEngine:
                          adapters={'adapter': adapter} if adapter else None, request_model='adapter' if adapter else str(model))
         self.journal = Path(journal) if journal else None
         self.teacher = Teacher(tcfg, backend=be, cache=TeacherCache(str(self.journal) if journal else ':memory:'), progress=progress)
+        self.resumed = 0   # completions taken from the journal rather than generated
 
     def __call__(self, prompts, max_new_tokens, stop):
         reqs = [GenRequest(prompt=p, temperature=self.temperature, top_p=self.top_p, max_tokens=max_new_tokens, stop=list(stop) or None, seed=self.seed) for p in prompts]
         res = self.teacher.generate(reqs, desc='vllm')
+        self.resumed += self.teacher.stats.cached
         bad = [r for r in res if not r.ok]
         if bad: raise RuntimeError(f"engine vllm: {len(bad)} of {len(res)} completions failed; the first: {bad[0].error}")
         return [dict(text=r.texts[0], finish_reason=r.finish_reasons[0], completion_tokens=r.completion_tokens[0]) for r in res]
@@ -345,7 +347,7 @@ def _write_rows(path, rows):
     atomic_write_text(path, ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows))
 
 def predict_bench(engine, bench: str, problems: list, cfg: EvalConfig, path) -> dict:
-    "Generate the completions of `problems` missing from `path`; return counts and timing"
+    "Generate the completions of `problems` missing from `path`; return counts and timing (items/s over the completions made now)"
     fp = protocol_fingerprint(engine.model_id, bench, cfg, engine.name)
     done, stale = _split_stale(read_predictions(path), fp)
     if stale:
@@ -353,7 +355,7 @@ def predict_bench(engine, bench: str, problems: list, cfg: EvalConfig, path) -> 
         _write_rows(path, done.values())
     todo = sorted((p for p in problems if p.id not in done), key=lambda p: (bench_kind(bench, p), len(p.question)))
     prompts = {p.id: eval_prompt(p.question, cfg.prompt) for p in todo}
-    stop, t0 = stop_strings(cfg), time.perf_counter()
+    stop, t0, j0 = stop_strings(cfg), time.perf_counter(), getattr(engine, 'resumed', 0)
     chunks = []  # one token budget per chunk: a mixed set (GSM8K- and MATH-style items) is chunked by kind
     for k in ('gsm8k', 'math'):
         same = [p for p in todo if bench_kind(bench, p) == k]
@@ -365,9 +367,10 @@ def predict_bench(engine, bench: str, problems: list, cfg: EvalConfig, path) -> 
             if len(outs) != len(chunk): raise RuntimeError(f"engine returned {len(outs)} completions for {len(chunk)} prompts")
             append_predictions(path, [grade_row(_row(p, bench, c, fp), cfg.grading) for p, c in zip(chunk, outs)])
             bar.update(len(chunk))
-    dt = time.perf_counter() - t0
-    return dict(reused=len(problems) - len(todo), generated=len(todo), superseded=len(stale), generation_s=round(dt, 3),
-                items_per_s=round(len(todo) / dt, 4) if todo and dt > 0 else None, fingerprint=fp)
+    dt, resumed = time.perf_counter() - t0, getattr(engine, 'resumed', 0) - j0   # resumed: from the engine's journal
+    made = len(todo) - resumed
+    return dict(reused=len(problems) - len(todo), resumed=resumed, generated=made, superseded=len(stale), generation_s=round(dt, 3),
+                items_per_s=round(made / dt, 4) if made and dt > 0 else None, fingerprint=fp)
 
 # %% ../nbs/08_evaluate.ipynb #34bee388
 def _finalize_bench(problems, path, fp, modes) -> list[dict]:

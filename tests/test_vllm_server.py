@@ -73,7 +73,7 @@ def test_killed_eval_resumes_from_its_journal(smollm2_server, tmp_path):
     assert journal.exists()
     dead = cfg.model_copy(update={'vllm': VLLMConfig(endpoints=['http://127.0.0.1:9/v1'])})
     again = VLLMEngine('smollm2', cfg=dead, journal=journal, progress=False)
-    try: assert again(prompts, 24, stop_strings(cfg)) == done and again.teacher.stats.cached == 4
+    try: assert again(prompts, 24, stop_strings(cfg)) == done and again.teacher.stats.cached == again.resumed == 4
     finally: again.close(finished=True)
     assert not journal.exists()
 
