@@ -195,3 +195,25 @@ def test_server_stopped_when_its_process_is_killed(tmp_path):
     t0 = time.time()
     while (group_alive(pid) or not port_free(port)) and time.time() - t0 < 60: time.sleep(0.2)
     assert not group_alive(pid) and port_free(port), f"server still there {time.time() - t0:.0f}s after its parent was killed"
+
+
+def test_synthesis_stage_stops_its_teacher_server(tmp_path):
+    "A synthesize stage with a vLLM teacher stops its server when synthesis ends: the record says stopped, with the exit code"
+    from metamath_nb.reproduce import reproduce
+    params = tmp_path/'synth.yaml'
+    params.write_text(textwrap.dedent(f"""
+        study: vllmsynth
+        stages: [synthesize]
+        data:
+          seeds: [{{name: mini_gsm8k, limit: 2}}]
+        teacher:
+          backend: vllm
+          model: {tiny_llama(hidden=128)}
+          vllm: {{dtype: float32, enforce_eager: true, kv_cache_gib: 1, max_model_len: 2048}}
+        augment: {{types: [AnsAug], samples_per_seed: 1, n_shots: 1, max_tokens: 8}}
+        curate: {{allow_missing_test_sets: true}}
+    """))
+    reproduce(params, outputs_root=tmp_path/'outputs')
+    rec = json.loads(next((tmp_path/'outputs').rglob('synthesize/vllm/vllm-server-0.json')).read_text())
+    assert rec['stopped'] and rec['exit_code'] is not None
+    assert not group_alive(rec['pid']) and port_free(int(rec['base_url'].rsplit(':', 1)[1].split('/')[0]))
