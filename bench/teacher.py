@@ -5,7 +5,7 @@
 2. Replay of a fully cached job of 10,000 calls: requests made (target 0) and items/s (target >= 20,000/s).
 3. References at 64 in flight against the same server, to tell the client's cost from the server's and the machine's:
    the same posts through bare aiohttp (no cache, ledger, retries or endpoints), a minimal HTTP/1.1 client written on
-   asyncio streams (a floor for any asyncio client: a quarter of aiohttp's CPU per call), and the event loop's timers
+   asyncio streams (a floor for any asyncio client: about a third of aiohttp's CPU per call), and the event loop's timers
    alone (asyncio.sleep of the latency, no HTTP). Where the minimal client stays under the target too, the rest of the
    gap is the server's and the machine's, not the client's.
 4. With --profile: the 64-in-flight run under cProfile (client process only), the functions that take its CPU time.
@@ -91,7 +91,7 @@ def references(url, in_flight=64):
         s0 = server_stats(url)['process_cpu_s']
         t0, c0 = time.perf_counter(), time.process_time(); asyncio.run(make())
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        scpu = (server_stats(url)['process_cpu_s'] - s0) / n * 1e3 if name != 'timers only' else 0.0
+        scpu = (server_stats(url)['process_cpu_s'] - s0) / n * 1e3
         print(f"reference   in_flight={in_flight:3d}  calls={n:5d}  {n / dt:7.1f} req/s  ideal {ideal:6.0f}  fraction {n / dt / ideal:.3f}"
               f"  cpu per call: client {cpu / n * 1e3:.3f} ms, server {scpu:.3f} ms  ({name})")
 

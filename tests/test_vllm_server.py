@@ -153,6 +153,14 @@ def test_two_endpoints_share_a_job_and_survive_a_kill(tmp_path):
     for s in be.fleet.servers: assert not group_alive(s.pid) and port_free(s.port)
 
 
+def stopped_server_record(outputs, pattern='vllm-server-0.json') -> dict:
+    "The record of the server a stage started under `outputs`, once checked that it says stopped and that its processes and port are gone"
+    rec = json.loads(next(Path(outputs).rglob(pattern)).read_text())
+    assert rec['pid'] and rec['stopped']
+    assert not group_alive(rec['pid']) and port_free(int(rec['base_url'].rsplit(':', 1)[1].split('/')[0]))
+    return rec
+
+
 def test_server_stopped_after_a_failing_stage(tmp_path):
     "The evaluate stage starts a server, then every request is refused (budget beyond max_model_len): the stage fails, the server is gone"
     from metamath_nb.reproduce import reproduce, StageFailed
@@ -172,9 +180,8 @@ def test_server_stopped_after_a_failing_stage(tmp_path):
     """))
     with pytest.raises(StageFailed, match='completions failed'):
         reproduce(params, outputs_root=tmp_path/'outputs')
-    rec = json.loads(next((tmp_path/'outputs').rglob('vllm-server-0.json')).read_text())
-    assert rec['pid'] and rec['stopped'] and '--max-model-len' in rec['command']
-    assert not group_alive(rec['pid']) and port_free(int(rec['base_url'].rsplit(':', 1)[1].split('/')[0]))
+    rec = stopped_server_record(tmp_path/'outputs')
+    assert '--max-model-len' in rec['command']
 
 
 def test_server_stopped_when_its_process_is_killed(tmp_path):
@@ -214,6 +221,5 @@ def test_synthesis_stage_stops_its_teacher_server(tmp_path):
         curate: {{allow_missing_test_sets: true}}
     """))
     reproduce(params, outputs_root=tmp_path/'outputs')
-    rec = json.loads(next((tmp_path/'outputs').rglob('synthesize/vllm/vllm-server-0.json')).read_text())
-    assert rec['stopped'] and rec['exit_code'] is not None
-    assert not group_alive(rec['pid']) and port_free(int(rec['base_url'].rsplit(':', 1)[1].split('/')[0]))
+    rec = stopped_server_record(tmp_path/'outputs', 'synthesize/vllm/vllm-server-0.json')
+    assert rec['exit_code'] is not None
