@@ -14,17 +14,18 @@ import pandas as pd
 
 from . import grading, prompts
 from .teacher import GenRequest, GenResult
+from .vocabulary import (AUG_NAMES, DISAGREEMENT, FUNNEL, GRADER_KIND, METAMATHQA_FIELDS, RELEASED_READING, Dataset,
+                                    dataset_of, metamath_type, require_keys)
 
 # %% auto #0
-__all__ = ['Dataset', 'NUMBER_WORDS', 'MASKINGS', 'MM_TYPES', 'FUNNEL', 'RELEASED_READING', 'AUGMENTATIONS', 'DISAGREEMENT',
-           'PAPER_TARGETS', 'NumberSpan', 'mask_variable', 'find_numbers', 'maskable_numbers', 'mask_number',
-           'fobar_question', 'sv_question', 'sv_spans', 'delete_extra_zero', 'cleanse_gsm', 'Mask', 'released_maskable',
-           'released_replacement', 'released_masks', 'quantity_masks', 'number_masks', 'masking_coverage',
-           'compare_masking', 'metamath_type', 'Candidate', 'clean_response', 'clean_rewrite', 'check_statement',
+__all__ = ['NUMBER_WORDS', 'MASKINGS', 'AUGMENTERS', 'NumberSpan', 'mask_variable', 'find_numbers', 'maskable_numbers',
+           'mask_number', 'fobar_question', 'sv_question', 'sv_spans', 'delete_extra_zero', 'cleanse_gsm', 'Mask',
+           'released_maskable', 'released_replacement', 'released_masks', 'quantity_masks', 'number_masks',
+           'masking_coverage', 'compare_masking', 'Candidate', 'clean_response', 'clean_rewrite', 'check_statement',
            'released_strip', 'cleanse_math', 'released_answer', 'released_gold', 'judge', 'solve', 'ans_aug',
            'rephrasing', 'normalise_text', 'fobar', 'sv_released', 'sv_rewrite_first', 'self_verification',
            'SynthesisResult', 'funnel_counts', 'seed_ledger', 'verified_counts', 'synthesize', 'write_synthesis',
-           'TeacherCallsFailed', 'teacher_failures', 'check_teacher_calls', 'load_seeds', 'scripted_solver']
+           'TeacherCallsFailed', 'teacher_failures', 'check_teacher_calls', 'scripted_solver']
 
 # %% ../nbs/05_augment.ipynb #17b9294a
 @dataclass(frozen=True)
@@ -89,8 +90,6 @@ def _classify(text, m, region, year_rule) -> str:
     return ''
 
 # %% ../nbs/05_augment.ipynb #7b11e32b
-Dataset = Literal['GSM', 'MATH']
-
 def mask_variable(dataset: Dataset) -> str:
     "The variable a masked number becomes: x for GSM8K (as in MetaMathQA), X for MATH (whose problems use x already)"
     return 'X' if dataset == 'MATH' else 'x'
@@ -122,15 +121,14 @@ def mask_number(text: str, span: NumberSpan, dataset: Dataset = 'GSM') -> str:
     if dataset == 'MATH' and not span.math: var = f'${var}$'
     return text[:span.start] + var + text[span.end:]
 
-def _pds(dataset): return 'math' if dataset == 'MATH' else 'gsm8k'
 
 def fobar_question(question: str, span: NumberSpan, answer: str, dataset: Dataset = 'GSM') -> str:
     "FOBAR: mask the number at `span`, give the answer, ask for the variable (the template of `metamath_nb.prompts`)"
-    return prompts.fobar_question(mask_number(question, span, dataset), answer, _pds(dataset))
+    return prompts.fobar_question(mask_number(question, span, dataset), answer, GRADER_KIND[dataset])
 
 def sv_question(statement: str, span: NumberSpan, dataset: Dataset = 'GSM') -> str:
     "SV: mask the number at `span` of a declarative statement (question + answer), ask for the variable"
-    return prompts.sv_question(mask_number(statement, span, dataset), _pds(dataset))
+    return prompts.sv_question(mask_number(statement, span, dataset), GRADER_KIND[dataset])
 
 # %% ../nbs/05_augment.ipynb #aae6385b
 def _same_value(a: str, b: str) -> bool:
@@ -261,13 +259,6 @@ def compare_masking(questions: list[str], dataset: Dataset = 'GSM') -> dict:
     return {**side, 'identical': identical, 'differences': pd.DataFrame(rows, columns=['only_in', 'reason', 'backward_questions'])}
 
 # %% ../nbs/05_augment.ipynb #4305fc50
-MM_TYPES = {'AnsAug': 'AnsAug', 'Rephrasing': 'Rephrased', 'SV': 'SV', 'FOBAR': 'FOBAR'} # config name -> MetaMathQA suffix
-FUNNEL = ('requested', 'generated', 'parsed', 'verified')
-
-def metamath_type(dataset: Dataset, aug: str) -> str:
-    "MetaMathQA's type name: ('GSM', 'Rephrasing') -> 'GSM_Rephrased'"
-    return f'{dataset}_{MM_TYPES[aug]}'
-
 @dataclass
 class Candidate:
     "One generated (query, response) pair with full provenance and its verification outcome"
@@ -296,7 +287,7 @@ class Candidate:
 
     def to_row(self) -> dict:
         "MetaMathQA's fields first, then the provenance"
-        prov = {k: v for k, v in asdict(self).items() if k not in ('query', 'response', 'type', 'original_question')}
+        prov = {k: v for k, v in asdict(self).items() if k not in METAMATHQA_FIELDS}
         return {'query': self.query, 'response': self.response, 'type': self.type, 'original_question': self.original_question, **prov}
 
 # %% ../nbs/05_augment.ipynb #2c94308a
@@ -369,11 +360,7 @@ def cleanse_math(text: str, split: str = 'The answer is') -> str:
     return released_strip(_released_boxed(a)) if 'boxed' in a else a
 
 # %% ../nbs/05_augment.ipynb #105b606a
-RELEASED_READING = { # MetaMathQA type -> (reading, text after which the answer is read)
-    'GSM_AnsAug': ('gsm', 'The answer is'), 'GSM_Rephrased': ('gsm', 'The answer is'), 'GSM_FOBAR': ('gsm', 'The value of x is'),
-    'GSM_SV': ('gsm', 'The value of x is'), 'MATH_AnsAug': ('math', 'The answer is'), 'MATH_Rephrased': ('gsm', 'The answer is'),
-    'MATH_FOBAR': ('math', 'The value of $X$ is'), 'MATH_SV': ('gsm', 'The value of X is')}
-_CLEANSE = {'gsm': cleanse_gsm, 'math': cleanse_math}
+_CLEANSE = {'gsm': cleanse_gsm, 'math': cleanse_math}   # the readings of vocabulary.RELEASED_READING
 
 def released_answer(text: str, type: str) -> str:
     "The answer of a teacher text as the released generator reads it for a MetaMathQA type ('' if none)"
@@ -397,7 +384,7 @@ class _Job:
     sample_index: Optional[int] = None   # fixed for one-sample jobs made from a rewrite sample
     rewrite_prompt_id: str = ''; rewrite_raw: str = ''
 
-def _kind(t: str) -> str: return 'math' if t.startswith('MATH') else 'gsm8k'
+def _kind(t: str) -> str: return GRADER_KIND[t.partition('_')[0]]
 
 def _request(messages, n, aug, seed, max_tokens=None) -> GenRequest:
     return GenRequest(messages=messages, n=n, temperature=aug.temperature, top_p=aug.top_p,
@@ -448,18 +435,16 @@ def solve(jobs: list[_Job], teacher, aug, rnd: int, seed: int = 0, desc='') -> l
     return out
 
 # %% ../nbs/05_augment.ipynb #7dcc5e96
-def _dataset(p) -> Dataset: return 'MATH' if p.source in ('math', 'mini_math', 'math500') else 'GSM'
-
 def ans_aug(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "AnsAug: sample `n` chains of thought per seed; verified when the answer is the gold answer"
-    jobs = [_Job(t := metamath_type(_dataset(p), 'AnsAug'), p.id, p.question, p.question, p.answer, 'cot', n,
+    jobs = [_Job(t := metamath_type(dataset_of(p.source), 'AnsAug'), p.id, p.question, p.question, p.answer, 'cot', n,
                  gold_released=released_gold(p.answer, t)) for p in seeds]
     return solve(jobs, teacher, aug, rnd, seed, desc=f'AnsAug round {rnd}')
 
 # %% ../nbs/05_augment.ipynb #fb504fa5
 def _rewrites(items, teacher, aug, kind, n, rnd, seed, max_tokens=256, desc=''):
     "Ask for `n` rewrites of each (seed, fields): list of (item index, sample index, raw text or None, error)"
-    reqs = [_request(_render(kind, metamath_type(_dataset(p), 'AnsAug'), fields, aug), n, aug, seed * 1000 + rnd, max_tokens) for p, fields in items]
+    reqs = [_request(_render(kind, metamath_type(dataset_of(p.source), 'AnsAug'), fields, aug), n, aug, seed * 1000 + rnd, max_tokens) for p, fields in items]
     res = teacher.generate(reqs, desc=desc) if reqs else []
     return [(k, i, r.texts[i] if not _failed(r, i) else None, _failed(r, i)) for k, r in enumerate(res) for i in range(n)]
 
@@ -467,7 +452,7 @@ def rephrasing(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list
     "Rephrasing: rephrase each seed `n` times, solve each rephrased question, keep it when the answer is the gold one"
     out, jobs = [], []
     for k, i, raw, err in _rewrites([(p, {'question': p.question}) for p in seeds], teacher, aug, 'rephrase', n, rnd, seed, desc=f'Rephrasing round {rnd}: rewrite'):
-        p = seeds[k]; t, pid = metamath_type(_dataset(p), 'Rephrasing'), f"{_kind(metamath_type(_dataset(p), 'AnsAug'))}_rephrase"
+        p = seeds[k]; t, pid = metamath_type(dataset_of(p.source), 'Rephrasing'), f"{_kind(metamath_type(dataset_of(p.source), 'AnsAug'))}_rephrase"
         base = dict(gold=p.answer, gold_released=released_gold(p.answer, t), round=rnd, sample_index=i, rewrite_prompt_id=pid, rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, **base)); continue
         q = clean_rewrite(raw)
@@ -483,26 +468,26 @@ def normalise_text(s: str) -> str:
 # %% ../nbs/05_augment.ipynb #54035969
 def _masks(p, aug) -> list[Mask]:
     "The masks FOBAR and SV use for a seed: the configured rule, at most max_masks_per_seed"
-    return number_masks(p.question, _dataset(p), aug.masking)[:aug.max_masks_per_seed]
+    return number_masks(p.question, dataset_of(p.source), aug.masking)[:aug.max_masks_per_seed]
 
 def _shown_answer(p, aug) -> str:
     "The answer a FOBAR question states"
-    return released_gold(p.answer, metamath_type(_dataset(p), 'AnsAug')) if aug.masking == 'released' else p.answer
+    return released_gold(p.answer, metamath_type(dataset_of(p.source), 'AnsAug')) if aug.masking == 'released' else p.answer
 
 def fobar(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "FOBAR: mask each maskable number in turn, give the answer, verify that x comes back"
-    jobs = [_Job(t := metamath_type(_dataset(p), 'FOBAR'), p.id, p.question, prompts.fobar_question(m.masked, _shown_answer(p, aug), _pds(_dataset(p))),
+    jobs = [_Job(t := metamath_type(dataset_of(p.source), 'FOBAR'), p.id, p.question, prompts.fobar_question(m.masked, _shown_answer(p, aug), GRADER_KIND[dataset_of(p.source)]),
                  m.value, 'backward', n, gold_released=released_gold(m.written, t, masked=True)) for p in seeds for m in _masks(p, aug)]
     return solve(jobs, teacher, aug, rnd, seed, desc=f'FOBAR round {rnd}')
 
 # %% ../nbs/05_augment.ipynb #73df7b59
 def _sv_parts(p):
     "(kept body, text to rewrite) of a seed: GSM8K rewrites only its asking sentence, MATH the whole problem"
-    return prompts.split_asking_sentence(p.question) if _dataset(p) == 'GSM' else ('', p.question)
+    return prompts.split_asking_sentence(p.question) if dataset_of(p.source) == 'GSM' else ('', p.question)
 
 def _sv_answer(p) -> str:
     "The answer the released SV rewrite is told: the released gold, read once more the dataset's way"
-    ds = _dataset(p)
+    ds = dataset_of(p.source)
     return _CLEANSE['math' if ds == 'MATH' else 'gsm'](released_gold(p.answer, metamath_type(ds, 'AnsAug')))
 
 def sv_released(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
@@ -511,10 +496,10 @@ def sv_released(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> lis
     out, jobs = [], []
     for k, i, raw, err in _rewrites([(p, {'question': clause, 'answer': _sv_answer(p)}) for p, m, _, clause in items],
                                     teacher, aug, 'sv_statement', 1, rnd, seed, desc=f'SV round {rnd}: statements'):
-        p, m, kept, _ = items[k]; ds = _dataset(p); t = metamath_type(ds, 'SV')
+        p, m, kept, _ = items[k]; ds = dataset_of(p.source); t = metamath_type(ds, 'SV')
         base = dict(gold=m.value, gold_released=released_gold(m.written, t, masked=True), rewrite_prompt_id=f'{_kind(t)}_sv_statement', rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, round=rnd, sample_index=i, **base)); continue
-        jobs.append(_Job(t, p.id, p.question, prompts.sv_question(f'{kept} {raw.strip()}', _pds(ds)), prompt_kind='sv_backward', n=n, **base))
+        jobs.append(_Job(t, p.id, p.question, prompts.sv_question(f'{kept} {raw.strip()}', GRADER_KIND[ds]), prompt_kind='sv_backward', n=n, **base))
     return out + solve(jobs, teacher, aug, rnd, seed, desc=f'SV round {rnd}: verify')
 
 # %% ../nbs/05_augment.ipynb #a31215f7
@@ -523,7 +508,7 @@ def sv_rewrite_first(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -
     out, jobs = [], []
     fields = lambda p: {'question': _sv_parts(p)[1], 'answer': p.answer}
     for k, i, raw, err in _rewrites([(p, fields(p)) for p in seeds], teacher, aug, 'sv_statement', 1, rnd, seed, desc=f'SV round {rnd}: statements'):
-        p = seeds[k]; ds = _dataset(p); t, pid = metamath_type(ds, 'SV'), f"{_kind(metamath_type(ds, 'SV'))}_sv_statement"
+        p = seeds[k]; ds = dataset_of(p.source); t, pid = metamath_type(ds, 'SV'), f"{_kind(metamath_type(ds, 'SV'))}_sv_statement"
         base = dict(gold=p.answer, round=rnd, sample_index=i, rewrite_prompt_id=pid, rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, **base)); continue
         statement = clean_rewrite(raw).split('\n')[0].strip()
@@ -540,7 +525,8 @@ def self_verification(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) 
     "SV in the configured order (`AugmentConfig.sv_order`)"
     return (sv_released if aug.sv_order == 'released' else sv_rewrite_first)(seeds, teacher, aug, n, rnd, seed)
 
-AUGMENTATIONS = {'AnsAug': ans_aug, 'Rephrasing': rephrasing, 'SV': self_verification, 'FOBAR': fobar}
+AUGMENTERS = {'AnsAug': ans_aug, 'Rephrasing': rephrasing, 'SV': self_verification, 'FOBAR': fobar}  # name -> its function
+require_keys(AUGMENTERS, AUG_NAMES, 'metamath_nb.augment.AUGMENTERS')   # a new augmentation gets its function here
 
 # %% ../nbs/05_augment.ipynb #b1f5923a
 @dataclass
@@ -558,8 +544,6 @@ class SynthesisResult:
         return pd.DataFrame([(c.type, c.reason) for c in self.candidates if not c.verified], columns=['type', 'reason']).value_counts().rename('candidates').reset_index()
 
 # %% ../nbs/05_augment.ipynb #a00c39da
-DISAGREEMENT = ('released_only', 'robust_only') # candidates that one verification rule keeps and the other rejects
-
 def funnel_counts(cands: list[Candidate]) -> dict:
     "Per type: candidates requested, generated, parsed, verified, and those kept by one verification rule only"
     order = {s: i for i, s in enumerate(FUNNEL)}
@@ -578,7 +562,7 @@ def seed_ledger(seeds, cands: list[Candidate], types: list[str], stopped: str = 
     rows = []
     for p in seeds:
         for aug in types:
-            t = metamath_type(_dataset(p), aug); cs = by.get((p.id, t), [])
+            t = metamath_type(dataset_of(p.source), aug); cs = by.get((p.id, t), [])
             ver = sum(c.verified for c in cs); errs = [c.error for c in cs if c.error]
             reasons = Counter(c.reason for c in cs if not c.verified)
             if ver: status, reason = 'kept', ''
@@ -590,9 +574,6 @@ def seed_ledger(seeds, cands: list[Candidate], types: list[str], stopped: str = 
     return pd.DataFrame(rows, columns=['seed_id', 'type', 'status', 'requested', 'verified', 'reason', 'error'])
 
 # %% ../nbs/05_augment.ipynb #7f1ce25d
-PAPER_TARGETS = {'GSM_AnsAug': 80_000, 'GSM_Rephrased': 80_000, 'GSM_SV': 40_000, 'GSM_FOBAR': 40_000,
-                 'MATH_AnsAug': 75_000, 'MATH_Rephrased': 50_000, 'MATH_SV': 15_000, 'MATH_FOBAR': 15_000} # Table 1
-
 def _items(name, seeds, aug) -> int:
     "How many items one sample per item means (seeds, or masked questions for FOBAR and released SV)"
     per_mask = name == 'FOBAR' or (name == 'SV' and aug.sv_order == 'released')
@@ -622,14 +603,14 @@ def synthesize(cfg, # RunConfig: uses cfg.augment and cfg.seed
     if not len(seeds): raise ValueError('synthesize: no seed problems (check data.seeds: its files are empty or its limits are 0)')
     aug, cands, rounds, n_next, have, stopped = cfg.augment, [], {}, {}, {}, ''
     prompts.check_overrides(aug.prompts)
-    plan = [(name, ds, sub) for name in aug.types for ds in ('GSM', 'MATH') if (sub := [p for p in seeds if _dataset(p) == ds])]
+    plan = [(name, ds, sub) for name in aug.types for ds in ('GSM', 'MATH') if (sub := [p for p in seeds if dataset_of(p.source) == ds])]
     while not stopped:
         ran = False
         for name, ds, sub in plan:
             t = metamath_type(ds, name); target = aug.targets.get(t)
             while not stopped and _more(t, rounds, have, target, aug):
                 rnd = rounds.get(t, 0); ran = True
-                new = AUGMENTATIONS[name](sub, teacher, aug, n_next.get(t, aug.samples_per_seed), rnd, cfg.seed)
+                new = AUGMENTERS[name](sub, teacher, aug, n_next.get(t, aug.samples_per_seed), rnd, cfg.seed)
                 cands += new; rounds[t] = rnd + 1
                 if any(c.error and 'budget' in c.error.lower() for c in new): stopped = f'teacher budget reached during {t} round {rnd}'
                 if target is None: break
@@ -667,23 +648,6 @@ def check_teacher_calls(res: SynthesisResult):
         raise TeacherCallsFailed(f"{f['failed']} of {f['samples']} teacher samples failed (first error: {f['first_error'][:300]}). "
                                  "The synthesis is not done: fix the cause and rerun; finished calls come from the cache, the failed ones are asked again.")
 
-# %% ../nbs/05_augment.ipynb #e24bc336
-def load_seeds(data_cfg, seed: int = 0, on_file=None) -> list:
-    "The seed problems that `DataConfig.seeds` names (package mini sets, or benchmark train splits); seeded subsets"
-    from metamath_nb.data import load_benchmark, mini_seeds, seeded_subset
-    out = []
-    for s in data_cfg.seeds:
-        if s.name in ('mini_gsm8k', 'mini_math'):
-            ps = seeded_subset(mini_seeds(s.name[5:], s.path, data_cfg.lenient), s.limit, seed)
-        elif s.name in ('gsm8k', 'math'): ps = load_benchmark(s.name, s.split, data_cfg.data_dir, s.limit, seed, data_cfg.lenient, s.path)
-        else: raise ValueError(f"data.seeds: '{s.name}' cannot seed synthesis (use mini_gsm8k, mini_math, gsm8k or math)")
-        if s.split == 'test' or any(p.split == 'test' for p in ps): raise ValueError(f"data.seeds: '{s.name}' is a test split; seeds must come from training data")
-        if getattr(ps, 'skipped', None): print(f"data.seeds: {s.name}: skipped {len(ps.skipped)} malformed rows (lenient loading)")
-        if not len(ps): raise ValueError(f"data.seeds: '{s.name}': {ps.path or s.path or 'its file'}: no seed problems (empty file{', or limit 0' if s.limit == 0 else ''})")
-        if on_file and ps.path and Path(str(ps.path)).exists(): on_file(ps.path)
-        out += list(ps)
-    return out
-
 # %% ../nbs/05_augment.ipynb #b8efee17
 def _final_query(p, text: str) -> tuple[int, Optional[str]]:
     "(worked examples matched, query) at the end of a released-layout user message rendered from prompt p; (-1, None) if not p's"
@@ -708,7 +672,7 @@ def _which_prompt(body, overrides=None) -> tuple[str, str, str]:
 def _scripted_statement(p) -> str:
     "The statement the scripted teacher writes for a seed (SV rewrite_first)"
     body, last = _sv_parts(p)
-    if _dataset(p) == 'GSM': return f'The result is {p.answer}.'
+    if dataset_of(p.source) == 'GSM': return f'The result is {p.answer}.'
     return last.replace('?', f' is ${p.answer}$.', 1).split('?')[0] if '?' in last else f'{last} The answer is ${p.answer}$.'
 
 def _clause_statement(clause: str, answer: str) -> str:
@@ -734,13 +698,13 @@ def _scripted_tables(seeds, wrong) -> tuple[dict, dict]:
     "The answers the scripted teacher gives: {question: answer}, {backward question or masked text: value}, {(clause, answer): statement}"
     gold, qa, stmt = {}, {}, {}
     for p in seeds:
-        ds, fix = _dataset(p), (_off if p.id in wrong else (lambda v: v))
+        ds, fix = dataset_of(p.source), (_off if p.id in wrong else (lambda v: v))
         gold[p.question] = gold[_scripted_rephrasing(p.question)] = fix(p.answer)
         for m in [m for rule in MASKINGS for m in number_masks(p.question, ds, rule)]:
             qa[m.masked.strip()] = fix(m.value)                       # FOBAR: the masked question, before its last line
             kept, clause = prompts.split_last_clause(m.masked)
             stmt[(clause, _sv_answer(p))] = s = _clause_statement(clause, _sv_answer(p))
-            qa[prompts.sv_question(f'{kept} {s}', _pds(ds))] = fix(m.value)
+            qa[prompts.sv_question(f'{kept} {s}', GRADER_KIND[ds])] = fix(m.value)
         said = stmt.setdefault((_sv_parts(p)[1], p.answer), _scripted_statement(p))   # one statement per request
         full = f'{_sv_parts(p)[0]} {said}'.strip()
         for s in sv_spans(full, p.question, p.answer, ds): qa[sv_question(full, s, ds)] = fix(s.value)

@@ -4,24 +4,19 @@
 
 # %% ../nbs/00_config.ipynb #ca443f58
 from __future__ import annotations
-import contextlib, copy, difflib, hashlib, json, os, platform, random, re, shutil, socket, subprocess, sys, tempfile, time
-from dataclasses import dataclass, field
-from importlib import metadata
+import copy, hashlib, json, os, random, re
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
-try: import fcntl     # POSIX file locks; where absent (Windows) runs are not locked
-except ImportError: fcntl = None
+from .vocabulary import AUG_NAMES, AugType, DATA_SOURCES, DEFAULT_MAX_NEW_TOKENS, STAGE_NAMES, Stage, TEST_SETS
+from .yaml_lines import nearest_line, parse_yaml, suggest
 
 # %% auto #0
-__all__ = ['AugType', 'ACCELERATE_CONFIGS', 'Stage', 'RUN_LOCK', 'STAGE_LOCK', 'MANIFEST_LOCK', 'Strict', 'SeedSource',
-           'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'FinetuneConfig',
-           'EvalConfig', 'RunConfig', 'ParamsError', 'parse_overrides', 'load_params', 'params_hash', 'file_sha256',
-           'set_seed', 'secret_values', 'redact', 'git_commit', 'package_versions', 'atomic_write_text',
-           'unique_tmp_dir', 'replace_dir', 'RunBusy', 'FileLock', 'lock_run', 'hold_stage_lock', 'check_run_free',
-           'RunDir', 'default_run_id', 'run_path', 'start_run', 'open_run']
+__all__ = ['ACCELERATE_CONFIGS', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig', 'AugmentConfig',
+           'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError', 'parse_overrides', 'load_params',
+           'params_hash', 'set_seed', 'secret_values', 'redact']
 
 # %% ../nbs/00_config.ipynb #98f59778
 class Strict(BaseModel):
@@ -31,7 +26,7 @@ class Strict(BaseModel):
 # %% ../nbs/00_config.ipynb #645919e9
 class SeedSource(Strict):
     "One source of seed or benchmark problems"
-    name: Literal['mini_gsm8k', 'mini_math', 'gsm8k', 'math', 'math500', 'gsm8k_backward', 'metamathqa'] # which dataset
+    name: Literal[DATA_SOURCES] # which dataset
     split: Literal['train', 'test'] = 'train'
     path: Optional[str] = None     # a local JSONL file; None: the default location (package data, data_dir or hub)
     limit: Optional[int] = Field(None, ge=1) # keep at most this many items (a seeded subset)
@@ -92,11 +87,9 @@ class TeacherConfig(Strict):
     vllm: VLLMConfig = Field(default_factory=VLLMConfig)   # backend vllm: the server (or its endpoints)
 
 # %% ../nbs/00_config.ipynb #02e5ac52
-AugType = Literal['AnsAug', 'Rephrasing', 'SV', 'FOBAR']
-
 class AugmentConfig(Strict):
     "Which augmentations to make and how many"
-    types: list[AugType] = Field(default_factory=lambda: ['AnsAug', 'Rephrasing', 'SV', 'FOBAR'])
+    types: list[AugType] = Field(default_factory=lambda: list(AUG_NAMES))
     targets: dict[str, int] = Field(default_factory=dict) # e.g. {GSM_AnsAug: 80000}; empty: one pass over the seeds
     samples_per_seed: int = Field(4, ge=1)    # k chains of thought per question and round
     temperature: float = Field(0.7, ge=0)
@@ -119,7 +112,7 @@ class CurateConfig(Strict):
     minhash_bins: int = Field(64, ge=8)       # MinHash signature length (one-permutation hashing), split into LSH bands
     decontam_ngram: int = Field(13, ge=1)
     decontam_min_tokens: int = Field(8, ge=1) # test items shorter than decontam_ngram but at least this long match as whole
-    decontaminate_against: list[str] = Field(default_factory=lambda: ['gsm8k', 'math', 'math500', 'gsm8k_backward'])
+    decontaminate_against: list[str] = Field(default_factory=lambda: list(TEST_SETS))
     allow_missing_test_sets: bool = False     # True: curate even when a test set of decontaminate_against cannot be loaded (listed as NOT checked)
 
 # %% ../nbs/00_config.ipynb #e5291a1a
@@ -178,7 +171,7 @@ class EvalConfig(Strict):
     adapter: Optional[str] = None       # a LoRA adapter directory on top of `model`
     benchmarks: list[str] = Field(default_factory=lambda: ['gsm8k'])
     limit: Optional[int] = None         # a seeded subset of this size per benchmark
-    max_new_tokens: dict[str, int] = Field(default_factory=lambda: {'gsm8k': 512, 'gsm8k_backward': 512, 'math': 2048, 'math500': 2048})
+    max_new_tokens: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_MAX_NEW_TOKENS))
     batch_size: int = Field(8, ge=1)
     prompt: Optional[str] = None        # override the paper's prompt template (must contain {instruction})
     grading: list[Literal['metamath', 'robust']] = Field(default_factory=lambda: ['metamath', 'robust'])
@@ -191,8 +184,6 @@ class EvalConfig(Strict):
     vllm: VLLMConfig = Field(default_factory=VLLMConfig) # engine vllm: the server (or its endpoints)
 
 # %% ../nbs/00_config.ipynb #bcafa04f
-Stage = Literal['synthesize', 'finetune', 'evaluate']
-
 class RunConfig(Strict):
     "One complete run: what to do, with which data and models, and where the results go"
     study: str = Field(pattern=r'^[A-Za-z0-9_.-]+$')  # outputs/<study>/...
@@ -200,7 +191,7 @@ class RunConfig(Strict):
     seed: int = 42
     labels: dict[str, str] = Field(default_factory=dict) # free tags for reports, e.g. {table: table3, row: GSM8K AnsAug}
     output_root: str = 'outputs'
-    stages: list[Stage] = Field(default_factory=lambda: ['synthesize', 'finetune', 'evaluate'])
+    stages: list[Stage] = Field(default_factory=lambda: list(STAGE_NAMES))
     data: DataConfig = Field(default_factory=DataConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
@@ -215,40 +206,9 @@ class RunConfig(Strict):
         "Where the field at `loc` was set: '--set key', 'file:line', or the file (a default)"
         return _where(loc, self._lines, self._overrides, self.source or '<params>')
 
-# %% ../nbs/00_config.ipynb #3e660f76
+# %% ../nbs/00_config.ipynb #8c1d5667
 class ParamsError(ValueError):
     "A params file that does not describe a valid run; the message names file, line and field"
-
-def _key_lines(node, path=(), out=None):
-    "Map each key path in a composed YAML node tree to its 1-based line"
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            p = path + (k.value,)
-            out[p] = k.start_mark.line + 1
-            _key_lines(v, p, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out[path + (i,)] = v.start_mark.line + 1
-            _key_lines(v, path + (i,), out)
-    return out
-
-# %% ../nbs/00_config.ipynb #a913cc69
-def _duplicate_keys(node, fname, path=()) -> list[str]:
-    "One message per key that appears twice in the same mapping (YAML would keep the last one silently)"
-    out = []
-    if isinstance(node, yaml.MappingNode):
-        seen = {}
-        for k, v in node.value:
-            key = k.value if isinstance(k, yaml.ScalarNode) else None
-            p = path + (key,)
-            if key is not None and key in seen:
-                out.append(f"{fname}:{k.start_mark.line + 1}: field '{'.'.join(map(str, p))}': duplicate key (first at line {seen[key]})")
-            elif key is not None: seen[key] = k.start_mark.line + 1
-            out += _duplicate_keys(v, fname, p)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value): out += _duplicate_keys(v, fname, path + (i,))
-    return out
 
 def _read_text(path) -> str:
     "A params file's text; ParamsError with the line and column of the first byte that is not UTF-8"
@@ -279,7 +239,7 @@ def _where(loc, lines, overrides, fname) -> str:
     for k in overrides or {}:
         kp = tuple(k.split('.')); n = min(len(kp), len(sloc))
         if n and kp[:n] == sloc[:n]: return f"--set {k}"
-    line = next((lines[tuple(loc[:i])] for i in range(len(loc), 0, -1) if tuple(loc[:i]) in lines), None)
+    line = nearest_line(lines, loc)
     return f"{fname}:{line}" if line else str(fname)
 
 def _explain(err, lines, fname, overrides=None):
@@ -288,8 +248,7 @@ def _explain(err, lines, fname, overrides=None):
     msg = err['msg']
     if err['type'] == 'extra_forbidden':
         m = _model_at(loc)
-        close = difflib.get_close_matches(str(loc[-1]), list(m.model_fields) if m else [], n=1)
-        if close: msg += f" (did you mean '{close[0]}'?)"
+        msg += suggest(loc[-1], list(m.model_fields) if m else [], listing=False)
     elif 'input' in err and not isinstance(err['input'], (dict, list)): msg += f" (got {err['input']!r})"
     return f"{_where(loc, lines, overrides, fname)}: field '{'.'.join(map(str, loc))}': {msg}"
 
@@ -328,14 +287,9 @@ def load_params(path, **overrides) -> RunConfig:
     if path.is_dir(): raise ParamsError(f"{path}: a folder, not a params file")
     if not path.exists(): raise ParamsError(f"{path}: params file not found")
     text = _read_text(path)
-    try: node, raw = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, 'problem_mark', None)
-        raise ParamsError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    raw, lines = parse_yaml(text, path, ParamsError, unique=True)
     if not isinstance(raw, dict): raise ParamsError(f"{path}:1: expected a mapping of sections at the top level" + (' (the file is empty)' if raw is None else ''))
-    if dups := _duplicate_keys(node, path): raise ParamsError("invalid params:\n" + "\n".join(dups))
     for k, v in overrides.items(): _apply_override(raw, k, v)
-    lines = _key_lines(node)
     try: cfg = RunConfig.model_validate(raw)
     except ValidationError as e:
         raise ParamsError("invalid params:\n" + "\n".join(_explain(er, lines, path, overrides) for er in e.errors())) from None
@@ -347,13 +301,6 @@ def params_hash(cfg: RunConfig) -> str:
     "sha256 of the resolved params, without where they come from or go (same run -> same hash)"
     d = cfg.model_dump(mode='json', exclude={'run_id', 'output_root', 'source'})
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
-
-def file_sha256(path, chunk=1 << 20) -> str:
-    "sha256 of a file's bytes"
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
-    return h.hexdigest()
 
 # %% ../nbs/00_config.ipynb #3d6eb549
 def set_seed(seed: int):
@@ -379,226 +326,3 @@ def redact(text: str, extra_names=()) -> str:
     "Replace every secret environment value in `text` with `***`"
     for v in secret_values(extra_names): text = text.replace(v, '***')
     return text
-
-# %% ../nbs/00_config.ipynb #2b5af3e1
-def git_commit(cwd='.') -> dict:
-    "The current git commit and whether the work tree has uncommitted changes"
-    try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = bool(subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip())
-    except (OSError, subprocess.SubprocessError): sha, dirty = '', False
-    return {'commit': sha or None, 'dirty': dirty}
-
-_PKGS = ('metamath-nb', 'torch', 'transformers', 'trl', 'datasets', 'peft', 'accelerate', 'bitsandbytes',
-         'math-verify', 'papermill', 'nbdev', 'pydantic', 'unsloth', 'vllm')
-
-def package_versions(names=_PKGS) -> dict:
-    "Installed versions of the packages a run depends on (None when absent)"
-    def v(n):
-        try: return metadata.version(n)
-        except metadata.PackageNotFoundError: return None
-    return {n: v(n) for n in names}
-
-# %% ../nbs/00_config.ipynb #5f4ba1f8
-def _now(): return time.strftime('%Y-%m-%dT%H:%M:%S%z')
-_UMASK = os.umask(0o022); os.umask(_UMASK)   # the process umask, for files made through mkstemp (which makes them 0600)
-
-def atomic_write_text(path, text: str) -> Path:
-    "Write `text` (UTF-8) to `path` through a unique temporary file beside it, then rename: readers see the old file or the new one, never a part"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK); os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError): os.unlink(tmp)
-        raise
-    return path
-
-# %% ../nbs/00_config.ipynb #d59bd400
-def unique_tmp_dir(dest) -> Path:
-    "A new empty folder beside `dest` to build it in (unique per call, so concurrent builders never share one)"
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.tmp'))
-
-def replace_dir(tmp, dest) -> Path:
-    "Move the finished folder `tmp` to `dest`; an older `dest` is first moved aside, then removed"
-    tmp, dest = Path(tmp), Path(dest)
-    for _ in range(20):
-        old = dest.with_name(f'.{dest.name}.{os.getpid()}.{time.monotonic_ns()}.old')
-        with contextlib.suppress(FileNotFoundError): os.rename(dest, old)
-        try: os.rename(tmp, dest)
-        except OSError: continue   # another process put its folder there in between: move that one aside too
-        finally: shutil.rmtree(old, ignore_errors=True)
-        return dest
-    raise OSError(f"could not move {tmp} to {dest}")
-
-# %% ../nbs/00_config.ipynb #79fd588d
-class RunBusy(RuntimeError):
-    "Another process writes the run folder"
-
-def _holder(f) -> str:
-    "Who holds a lock, from what the holder wrote into the lock file"
-    try: h = json.loads(Path(f).read_text() or '{}')
-    except (OSError, ValueError): h = {}
-    return f"pid {h.get('pid', '?')} on {h.get('host', '?')} since {h.get('since', '?')}: {h.get('command', '?')}"
-
-class FileLock:
-    "An exclusive `flock` on `path`, held until `release` (or until the process ends, however it ends)"
-    def __init__(self, path, wait: Union[bool, float] = False): # wait: False (fail at once), True (forever) or seconds
-        self.path, self.fd = Path(path), os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        if fcntl is not None and not self._try(wait):
-            who = _holder(self.path); os.close(self.fd); self.fd = None
-            raise BlockingIOError(who)
-        os.ftruncate(self.fd, 0); os.lseek(self.fd, 0, os.SEEK_SET)   # who holds it, for the message a second process prints
-        os.write(self.fd, json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'since': _now(),
-                                      'command': redact(' '.join(map(str, sys.argv)))[:300]}).encode())
-
-    def _try(self, wait) -> bool:
-        if wait is True: fcntl.flock(self.fd, fcntl.LOCK_EX); return True
-        end = time.monotonic() + (wait or 0)
-        while True:
-            try: fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB); return True
-            except BlockingIOError:
-                if time.monotonic() >= end: return False
-                time.sleep(0.2)
-
-    def release(self):
-        "Drop the lock (closing the descriptor releases the flock)"
-        if self.fd is not None: os.close(self.fd); self.fd = None
-
-@contextlib.contextmanager
-def _flocked(path):
-    "Hold an exclusive flock on `path` for the duration of a block (waits for it)"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        if fcntl is not None: fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally: os.close(fd)
-
-# %% ../nbs/00_config.ipynb #50436b6b
-RUN_LOCK, STAGE_LOCK, MANIFEST_LOCK = '.run.lock', '.stage.lock', '.manifest.lock'  # lock files in a run folder: its one writer, a stage, a manifest update
-
-def lock_run(path, wait=False) -> FileLock:
-    "Take the run's writer lock; RunBusy naming the holder (or, with `wait`, wait for it); then wait out a stage kernel of a killed run"
-    path = Path(path)
-    try: lock = FileLock(path/RUN_LOCK, wait=False)
-    except BlockingIOError as e:
-        if not wait: raise RunBusy(f"{path}: another process is writing this run ({e}). Wait for it to end, or rerun with --wait") from None
-        print(f"waiting for {path}: another process is writing it ({e}) ...", file=sys.stderr, flush=True)
-        lock = FileLock(path/RUN_LOCK, wait=True)
-    try: FileLock(path/STAGE_LOCK, wait=60).release()
-    except BlockingIOError as e:
-        lock.release()
-        raise RunBusy(f"{path}: the stage process of an earlier run still writes here ({e}); end it, then rerun") from None
-    return lock
-
-def hold_stage_lock(path) -> FileLock:
-    "Taken by a stage notebook run by `reproduce` (its kernel holds it while it lives)"
-    try: return FileLock(Path(path)/STAGE_LOCK, wait=10)
-    except BlockingIOError as e: raise RunBusy(f"{path}: another stage process writes this run ({e})") from None
-
-def check_run_free(path):
-    "RunBusy when a process holds the run's writer lock (a notebook run by hand checks this, and holds no lock itself)"
-    f = Path(path)/RUN_LOCK
-    if fcntl is None or not f.exists(): return None
-    fd = os.open(f, os.O_RDONLY)
-    try: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError: raise RunBusy(f"{path}: a reproduce run is writing this run folder ({_holder(f)}); wait for it to end") from None
-    finally: os.close(fd)
-
-# %% ../nbs/00_config.ipynb #969131a4
-@dataclass
-class RunDir:
-    "A run's output folder, with its manifest"
-    path: Path
-    cfg: RunConfig
-    manifest: dict = field(default_factory=dict) # this process's copy; the file on disk is the truth
-    lock: Optional[FileLock] = None              # the writer lock, held by `reproduce` (and a stage kernel's stage lock)
-
-    def write_text(self, name, text) -> Path:
-        "Write `text` (secrets redacted) to `name` inside the run, atomically"
-        return atomic_write_text(self.path/name, redact(text))
-
-    def write_json(self, name, obj) -> Path: return self.write_text(name, json.dumps(obj, indent=2, default=str))
-
-    def read_manifest(self) -> dict:
-        "The manifest on disk ({} when there is none yet)"
-        f = self.path/'manifest.json'
-        if not f.exists(): return {}
-        try: return json.loads(f.read_text(encoding='utf-8'))
-        except ValueError as e: raise RuntimeError(f"{f}: not valid JSON ({e}); move it away to start the run's record afresh") from None
-
-    def update_manifest(self, data_files=None, defaults=None, **fields) -> dict:
-        "Read, change and write the manifest under its own lock: `fields` replace, `defaults` fill what is missing, `data_files` add"
-        with _flocked(self.path/MANIFEST_LOCK):
-            m = self.read_manifest()
-            for k, v in (defaults or {}).items(): m.setdefault(k, v)
-            m.update(fields); m['data_files'] = {**m.get('data_files', {}), **(data_files or {})}
-            self.write_json('manifest.json', m)
-        self.manifest = m
-        return m
-
-    def record_data(self, path) -> str:
-        "Note a data file that the run read, with its sha256, in the manifest"
-        h = file_sha256(path); self.update_manifest(data_files={str(path): h}); return h
-
-    def finish(self, status='done', **extra):
-        "Record the end time and the run's status"
-        self.update_manifest(end_time=_now(), status=status, **extra)
-
-    def close(self):
-        "Release this process's lock on the run (if it holds one)"
-        if self.lock is not None: self.lock.release(); self.lock = None
-
-# %% ../nbs/00_config.ipynb #340f9284
-def default_run_id(cfg: RunConfig) -> str:
-    "<params stem>-<first 8 hex digits of the params hash>"
-    stem = Path(cfg.source).stem if cfg.source else cfg.study
-    return f"{stem}-{params_hash(cfg)[:8]}"
-
-def run_path(cfg: RunConfig, root=None) -> Path:
-    "`<root or output_root>/<study>/<run_id>/` of a config"
-    return Path(root or cfg.output_root)/cfg.study/(cfg.run_id or default_run_id(cfg))
-
-def _clean_tmp(path: Path):
-    "Remove temporary files and folders that killed writers left in a run (safe only under the run's lock)"
-    for p in list(path.rglob('.*.tmp')) + list(path.rglob('.*.old')):
-        if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
-        else: p.unlink(missing_ok=True)
-
-def start_run(cfg: RunConfig, root=None, hold_lock=False, wait=False) -> RunDir:
-    "Create (or reopen) the run folder with resolved params and a manifest; set the seed. `hold_lock`: take the writer lock (`wait` for it), else check that nobody holds it"
-    set_seed(cfg.seed)
-    path = run_path(cfg, root)
-    path.mkdir(parents=True, exist_ok=True)
-    run = RunDir(path, cfg, lock=lock_run(path, wait) if hold_lock else check_run_free(path))
-    try:
-        if run.lock: _clean_tmp(path)
-        run.write_text('params.yaml', yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False))
-        run.update_manifest(defaults={'start_time': _now()}, study=cfg.study, run_id=path.name, params_file=cfg.source,
-            params_hash=params_hash(cfg), seed=cfg.seed, git=git_commit(), python=platform.python_version(),
-            platform=platform.platform(), packages=package_versions(), end_time=None, status='running')
-    except BaseException: run.close(); raise
-    return run
-
-# %% ../nbs/00_config.ipynb #24d7499e
-def open_run(params_file, run_dir=None) -> RunDir:
-    "The run of `params_file`: reopen `run_dir` when given (a stage of a reproduce run), else check the params and start one"
-    cfg = load_params(params_file)
-    if not run_dir:
-        from metamath_nb.preflight import check_params  # here: preflight needs data, models and prompts, which need this module
-        check_params(cfg)
-        # a notebook run by hand writes under the project's outputs/; under nbdev-test (IN_TEST), into a temp folder
-        root = Path(cfg.output_root)
-        if os.environ.get('IN_TEST'): root = Path(tempfile.mkdtemp())/'outputs'
-        elif not root.is_absolute():
-            proj = next((d for d in Path(params_file).resolve().parents if (d/'pyproject.toml').exists()), Path.cwd())
-            root = proj/root
-        return start_run(cfg, root=root)
-    path = Path(run_dir)
-    if not (path/'manifest.json').exists(): raise FileNotFoundError(f"{path}: not a run folder (no manifest.json)")
-    set_seed(cfg.seed)
-    run = RunDir(path, cfg, lock=hold_stage_lock(path))
-    run.manifest = run.read_manifest()
-    return run

@@ -10,7 +10,7 @@ from typing import Optional
 
 # %% auto #0
 __all__ = ['KNOWN_NOISE', 'quiet_known_noise', 'text_progress', 'progress_from_env', 'StageConsole', 'ipc_kernel_config',
-           'stage_console', 'notebook_html', 'run_summary_text']
+           'stage_console', 'notebook_html']
 
 # %% ../nbs/09a_console.ipynb #fd8976c0
 KNOWN_NOISE = [('bitsandbytes.backends.cpu.ops', 'Failed to load CPU gemm_4bit_forward from kernels-community')] # (logger, message prefix)
@@ -94,61 +94,3 @@ def notebook_html(ipynb, html=None, exclude_input: bool = False) -> Path:
     out = Path(html or Path(ipynb).with_suffix('.html'))
     out.write_text(body)
     return out
-
-# %% ../nbs/09a_console.ipynb #798ff58a
-def _stage_line(run: Path) -> str:
-    from metamath_nb.report import STAGES, _read_json
-    parts = []
-    for s in STAGES:
-        f = run/s/'stage.json'
-        if not f.exists(): continue
-        st = _read_json(f)
-        secs = ''
-        if st.get('started') and st.get('ended'):
-            import datetime as dt
-            fmt = '%Y-%m-%dT%H:%M:%S%z'
-            secs = f" {(dt.datetime.strptime(st['ended'], fmt) - dt.datetime.strptime(st['started'], fmt)).total_seconds():.0f}s"
-        parts.append(f"{s} {st.get('status')}{secs}")
-    return ', '.join(parts) or 'no stage has run'
-
-def _kept_line(run: Path) -> Optional[str]:
-    from metamath_nb.report import _read_csv, _FUNNEL_COLS
-    f = run/'synthesize'/'funnel.csv'
-    if not f.exists(): return None
-    fun = _read_csv(f, _FUNNEL_COLS)
-    kept = ', '.join(f"{t} {int(k)}" for t, k in zip(fun['type'], fun['kept']))
-    return f"{kept} (total {int(fun['kept'].sum())} of {int(fun['requested'].sum())} requested)"
-
-# %% ../nbs/09a_console.ipynb #ebd76329
-def _finetune_line(run: Path) -> Optional[str]:
-    from metamath_nb.report import _read_json
-    f = run/'finetune'/'metrics.json'
-    if not f.exists(): return None
-    m = _read_json(f)
-    loss = m.get('train_loss') or []
-    first_last = f", loss {loss[0][1]:.3f} -> {loss[-1][1]:.3f}" if loss else ''
-    return f"{m.get('trainer', '')} on {m.get('base_model', '?')}: {m.get('global_step', len(loss))} steps{first_last}"
-
-def _accuracy_lines(run: Path) -> list[str]:
-    from metamath_nb.report import run_summary
-    from metamath_nb.study import _pct_ci
-    s = run_summary(run)
-    if not s: return []
-    w = max([len(b) for b in s['benchmarks']] + [9])
-    out = [f"{'benchmark':<{w}}  {'n':>5}  {'metamath grader % [95% CI]':<28}  robust grader % [95% CI]"]
-    for b, v in s['benchmarks'].items():
-        out.append(f"{b:<{w}}  {v['n']:>5}  {_pct_ci(v['metamath'], v['ci95'].get('metamath')):<28}  {_pct_ci(v['robust'], v['ci95'].get('robust'))}")
-    return out
-
-# %% ../nbs/09a_console.ipynb #8336d50d
-def run_summary_text(run_path, report_html=None) -> str:
-    "A few lines on a finished run: stages, rows kept per type, fine-tune, accuracy with 95% CIs, paths"
-    run = Path(run_path)
-    lines = [f"run        {run}", f"stages     {_stage_line(run)}"]
-    if (k := _kept_line(run)) is not None: lines.append(f"rows kept  {k}")
-    if (f := _finetune_line(run)) is not None: lines.append(f"fine-tune  {f}")
-    acc = _accuracy_lines(run)
-    lines += [f"{'accuracy' if i == 0 else '':<10} {a}" for i, a in enumerate(acc)]
-    if report_html: lines.append(f"report     {report_html}")
-    rule = '-' * max(len(l) for l in lines)
-    return '\n'.join([rule, *lines, rule])

@@ -15,14 +15,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .config import CurateConfig
+from .vocabulary import (AUG_NAMES, CURATION_FUNNEL, DATASET_NAMES, DISAGREEMENT, FUNNEL, METAMATHQA_FIELDS,
+                                    METAMATHQA_TYPES, TEST_SETS, paper_numbers, parse_type)
 
 # %% auto #0
-__all__ = ['METAMATHQA_FIELDS', 'METAMATHQA_TYPES', 'TYPE_NAMES', 'FUNNEL_STAGES', 'DISAGREEMENT', 'normalise', 'word_hashes',
-           'ngram_hashes', 'text_hashes', 'minhash_signatures', 'densify', 'jaccard', 'lsh_bands', 'lsh_pairs',
-           'TestItem', 'test_items', 'TestIndex', 'contaminated', 'as_row', 'markdown_table', 'CurationResult',
-           'exact_duplicates', 'near_duplicates', 'contaminated_rows', 'stage_counts', 'MissingTestSets', 'curate',
-           'split_type', 'composition', 'table1_composition', 'dataset_card', 'export_metamathqa', 'funnel_table',
-           'plot_funnel', 'final_ledger', 'curated_counts', 'synthesis_stage']
+__all__ = ['normalise', 'word_hashes', 'ngram_hashes', 'text_hashes', 'minhash_signatures', 'densify', 'jaccard', 'lsh_bands',
+           'lsh_pairs', 'TestItem', 'test_items', 'TestIndex', 'contaminated', 'as_row', 'markdown_table',
+           'CurationResult', 'exact_duplicates', 'near_duplicates', 'contaminated_rows', 'stage_counts',
+           'MissingTestSets', 'curate', 'split_type', 'composition', 'table1_composition', 'dataset_card',
+           'export_metamathqa', 'funnel_table', 'plot_funnel', 'final_ledger', 'curated_counts', 'synthesis_stage']
 
 # %% ../nbs/06_curate.ipynb #5e46ab0d
 def normalise(text: str) -> str:
@@ -158,7 +159,7 @@ class TestItem:
 _GSM_CALC = re.compile(r'<<[^>]*>>')
 _BACKWARD_TEMPLATE = re.compile(r'\s*If we know the answer (?:to|of) the above question is .*?, what is the value of unknown variable x\?', re.I | re.S)
 
-def test_items(names=('gsm8k', 'math', 'math500', 'gsm8k_backward'), data_dir=None,
+def test_items(names=TEST_SETS, data_dir=None,
                lenient=False) -> tuple[list[TestItem], list[str]]: # lenient: skip (and count) malformed rows (DataConfig.lenient)
     "Questions and solutions of the named test sets; also the names that could not be loaded (with why)"
     from metamath_nb.data import load_benchmark, DataUnavailable
@@ -237,9 +238,6 @@ def contaminated(w: np.ndarray, offsets: np.ndarray, index: TestIndex, whole: bo
     return item, rule
 
 # %% ../nbs/06_curate.ipynb #120cba80
-METAMATHQA_FIELDS = ('query', 'response', 'type', 'original_question')
-METAMATHQA_TYPES = ('GSM_AnsAug', 'GSM_Rephrased', 'GSM_SV', 'GSM_FOBAR', 'MATH_AnsAug', 'MATH_Rephrased', 'MATH_SV', 'MATH_FOBAR')
-
 def as_row(x, i=None) -> dict:
     "A MetaMathQA-format dict (plus any provenance fields) from a dict or an object with `to_row()`"
     r = x.to_row() if hasattr(x, 'to_row') else dict(x)
@@ -420,24 +418,22 @@ def curate(rows: Iterable,                    # verified rows: dicts with query/
                           time.perf_counter() - t0)
 
 # %% ../nbs/06_curate.ipynb #056c7e91
-TYPE_NAMES = {'AnsAug': 'AnsAug', 'Rephrased': 'Rephrasing', 'SV': 'SV', 'FOBAR': 'FOBAR'}
-
 def split_type(t: str) -> tuple[str, str]:
     "MetaMathQA type -> (dataset, augmentation) as Table 1 names them: 'GSM_Rephrased' -> ('GSM8K', 'Rephrasing')"
-    ds, _, aug = t.partition('_')
-    return {'GSM': 'GSM8K'}.get(ds, ds), TYPE_NAMES.get(aug, aug)
+    try: ds, aug = parse_type(t)
+    except ValueError: ds, _, aug = t.partition('_')   # a type of someone else's data: shown as it is
+    return DATASET_NAMES.get(ds, ds), aug
 
 def composition(rows: list[dict]) -> pd.DataFrame:
     "Table 1 from rows: dataset, type, count (the columns of a run's synthesize/composition.csv)"
     c = Counter(split_type(r['type']) for r in rows)
     order = {t: i for i, t in enumerate(METAMATHQA_TYPES)}
-    keys = sorted(c, key=lambda k: (k[0] != 'GSM8K', list(TYPE_NAMES.values()).index(k[1]) if k[1] in TYPE_NAMES.values() else 9, k))
+    keys = sorted(c, key=lambda k: (k[0] != 'GSM8K', AUG_NAMES.index(k[1]) if k[1] in AUG_NAMES else 9, k))
     return pd.DataFrame([(ds, t, c[(ds, t)]) for ds, t in keys], columns=['dataset', 'type', 'count'])
 
 # %% ../nbs/06_curate.ipynb #17dbc154
 def table1_composition(rows) -> pd.DataFrame:
     "Our composition beside the paper's Table 1 (counts and shares of the whole); `rows` may be an exported JSONL path"
-    from metamath_nb.report import paper_numbers
     if isinstance(rows, (str, Path)): rows = [json.loads(l) for l in Path(rows).read_text().splitlines() if l.strip()]
     p = paper_numbers('table1'); p = p[(p.row != 'all') & (p.column != 'Overall')]
     paper = pd.DataFrame({'dataset': p.row.values, 'type': p.column.values, 'paper_count': p.value.values})
@@ -488,21 +484,18 @@ def export_metamathqa(rows: list[dict], out_dir, name: str = 'metamathqa-synthet
     return paths
 
 # %% ../nbs/06_curate.ipynb #45097d4d
-FUNNEL_STAGES = ('requested', 'generated', 'parsed', 'verified', 'deduplicated', 'decontaminated', 'kept')
-DISAGREEMENT = ('released_only', 'robust_only') # candidates kept by one verification rule and rejected by the other
-
 def funnel_table(synthesis_counts: dict, curation: CurationResult) -> pd.DataFrame:
     "One row per MetaMathQA type, one column per stage (items left after it), then the verification disagreements"
-    df = pd.DataFrame.from_dict(synthesis_counts, orient='index').reindex(columns=['requested', 'generated', 'parsed', 'verified', *DISAGREEMENT])
+    df = pd.DataFrame.from_dict(synthesis_counts, orient='index').reindex(columns=[*FUNNEL, *DISAGREEMENT])
     df = df.join(curation.counts[['deduplicated', 'decontaminated', 'kept']], how='outer').fillna(0).astype(int)
     df = df.reindex([t for t in METAMATHQA_TYPES if t in df.index] + sorted(set(df.index) - set(METAMATHQA_TYPES)))
-    return df.rename_axis('type').reset_index()[['type', *FUNNEL_STAGES, *DISAGREEMENT]]
+    return df.rename_axis('type').reset_index()[['type', *CURATION_FUNNEL, *DISAGREEMENT]]
 
 def plot_funnel(funnel: pd.DataFrame, title: str = 'Synthesis funnel'):
     "Items left after each stage, one line per type (log scale, zero drawn at the bottom)"
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4))
-    for _, r in funnel.iterrows(): ax.plot(FUNNEL_STAGES, [r[s] for s in FUNNEL_STAGES], marker='o', label=r['type'])
+    for _, r in funnel.iterrows(): ax.plot(CURATION_FUNNEL, [r[s] for s in CURATION_FUNNEL], marker='o', label=r['type'])
     ax.set_yscale('symlog', linthresh=1); ax.set_ylim(bottom=0); ax.set_ylabel('items (log scale above 1)'); ax.set_title(title); ax.legend(fontsize=8, ncol=2)
     ax.tick_params(axis='x', rotation=20); fig.tight_layout(); plt.close(fig)
     return fig
@@ -532,7 +525,8 @@ def curated_counts(candidates: list, cfg: CurateConfig, index: TestIndex, seed: 
 
 def synthesis_stage(cfg, run_dir, teacher=None, seeds=None, test_sets=None) -> dict:
     "Seeds -> verified candidates -> curated rows -> export, funnel, composition, report and ledger under <run>/synthesize/"
-    from metamath_nb.augment import load_seeds, synthesize
+    from metamath_nb.augment import synthesize
+    from metamath_nb.data import load_seeds
     from metamath_nb.teacher import make_teacher
     index = _test_index(cfg.curate, test_sets, cfg.data.data_dir, cfg.data.lenient)
     seeds = list(seeds) if seeds is not None else load_seeds(cfg.data, cfg.seed)

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from .vocabulary import BENCHMARKS, SEED_SOURCES, TEST_SETS
+
 # %% auto #0
 __all__ = ['MAX_TEXT_CHARS', 'LOCAL_FILES', 'ROW_PARSERS', 'HUB_SOURCES', 'Problem', 'data_dir', 'gsm8k_gold', 'last_boxed',
            'DataError', 'RowError', 'read_jsonl', 'gsm8k_row', 'math_row', 'backward_row', 'metamath_answer',
            'metamathqa_row', 'Problems', 'load_rows', 'DataUnavailable', 'seeded_subset', 'load_benchmark',
-           'load_metamathqa', 'mini_seeds']
+           'load_metamathqa', 'mini_seeds', 'load_seeds']
 
 # %% ../nbs/01_data.ipynb #2186098b
 @dataclass
@@ -295,3 +297,19 @@ def mini_seeds(kind: str, path=None, lenient=False) -> Problems:
     if kind not in ('gsm8k', 'math'): raise ValueError(f"kind must be 'gsm8k' or 'math', got {kind!r}")
     fn = Path(path) if path else _package_data()/f'mini_{kind}.jsonl'
     return load_rows(fn, ROW_PARSERS[f'mini_{kind}'], f'mini_{kind}', 'train', lenient)
+
+# %% ../nbs/01_data.ipynb #e24bc336
+def load_seeds(data_cfg, seed: int = 0, on_file=None) -> list:
+    "The seed problems that `DataConfig.seeds` names (package mini sets, or benchmark train splits); seeded subsets"
+    out = []
+    for s in data_cfg.seeds:
+        if s.name not in SEED_SOURCES: raise ValueError(f"data.seeds: '{s.name}' cannot seed synthesis (use {', '.join(SEED_SOURCES[:-1])} or {SEED_SOURCES[-1]})")
+        if s.name in ('mini_gsm8k', 'mini_math'):
+            ps = seeded_subset(mini_seeds(s.name[5:], s.path, data_cfg.lenient), s.limit, seed)
+        else: ps = load_benchmark(s.name, s.split, data_cfg.data_dir, s.limit, seed, data_cfg.lenient, s.path)
+        if s.split == 'test' or any(p.split == 'test' for p in ps): raise ValueError(f"data.seeds: '{s.name}' is a test split; seeds must come from training data")
+        if getattr(ps, 'skipped', None): print(f"data.seeds: {s.name}: skipped {len(ps.skipped)} malformed rows (lenient loading)")
+        if not len(ps): raise ValueError(f"data.seeds: '{s.name}': {ps.path or s.path or 'its file'}: no seed problems (empty file{', or limit 0' if s.limit == 0 else ''})")
+        if on_file and ps.path and Path(str(ps.path)).exists(): on_file(ps.path)
+        out += list(ps)
+    return out

@@ -12,26 +12,25 @@ from typing import Callable, Optional, Sequence
 
 from tqdm.auto import tqdm
 
-from .config import EvalConfig, TeacherConfig, atomic_write_text
+from .config import EvalConfig, TeacherConfig
+from .files import atomic_write_text, file_sha256
 from .data import Problem, load_benchmark
 from .grading import grade_output
 from .prompts import eval_prompt as paper_eval_prompt
 from .teacher import GenRequest, Teacher, TeacherCache, cut_at_stop, hf_generate
+from .stats import wilson_ci
 from .vllm_server import vllm_available
+from .vocabulary import BENCH_KIND, DEFAULT_MAX_NEW_TOKENS
 
 # %% auto #0
-__all__ = ['METAMATH_STOP', 'BENCH_KIND', 'DEFAULT_MAX_NEW_TOKENS', 'eval_prompt', 'bench_kind', 'max_tokens_for', 'stop_strings',
-           'FunctionEngine', 'HFEngine', 'adapter_base', 'load_eval_model', 'VLLMEngine', 'weights_stamp',
-           'make_engine', 'protocol_fingerprint', 'read_predictions', 'append_predictions', 'question_words',
-           'grade_row', 'wilson_ci', 'length_bins', 'length_label', 'level_label', 'bench_metrics', 'plot_breakdown',
-           'EvalResult', 'predict_bench', 'evaluate']
+__all__ = ['METAMATH_STOP', 'eval_prompt', 'bench_kind', 'max_tokens_for', 'stop_strings', 'FunctionEngine', 'HFEngine',
+           'adapter_base', 'load_eval_model', 'VLLMEngine', 'weights_stamp', 'make_engine', 'protocol_fingerprint',
+           'read_predictions', 'append_predictions', 'question_words', 'grade_row', 'length_bins', 'length_label',
+           'level_label', 'bench_metrics', 'plot_breakdown', 'EvalResult', 'predict_bench', 'evaluate']
 
 # %% ../nbs/08_evaluate.ipynb #c207715f
 METAMATH_STOP = ['Question:', 'Question', 'USER:', 'USER', 'ASSISTANT:', 'ASSISTANT',
                  'Instruction:', 'Instruction', 'Response:', 'Response'] # the stop strings of MetaMath's eval scripts
-
-BENCH_KIND = {'gsm8k': 'gsm8k', 'gsm8k_backward': 'gsm8k', 'math': 'math', 'math500': 'math'} # benchmark -> grader kind
-DEFAULT_MAX_NEW_TOKENS = {'gsm8k': 512, 'gsm8k_backward': 512, 'math': 2048, 'math500': 2048}
 
 # %% ../nbs/08_evaluate.ipynb #54fd1bb1
 def eval_prompt(question: str, # the benchmark question
@@ -230,14 +229,6 @@ def grade_row(row: dict, modes=('metamath', 'robust')) -> dict:
         row[f'status_{mode}'] = g.get('status')
     return row
 
-# %% ../nbs/08_evaluate.ipynb #feb13265
-def wilson_ci(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    "95% Wilson score interval for k successes in n trials"
-    if n == 0: return (0.0, 1.0)
-    p, d = k / n, 1 + z * z / n
-    c, h = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, min(p, c - h)), min(1.0, max(p, c + h))) # rounding must not push p outside its own interval
-
 # %% ../nbs/08_evaluate.ipynb #bc5604cc
 def length_bins(lengths: Sequence[int], n_bins: int = 3) -> list[int]:
     "Upper edges (inclusive) of `n_bins` near-equal-count groups of `lengths`"
@@ -386,7 +377,6 @@ def _finalize_bench(problems, path, fp, modes) -> list[dict]:
 # %% ../nbs/08_evaluate.ipynb #2addae4c
 def _data_files(sets: dict) -> dict:
     "The file each benchmark was read from, with its sha256 (None for problems given in memory)"
-    from metamath_nb.config import file_sha256
     out = {}
     for b, probs in sets.items():
         p = getattr(probs, 'path', None)

@@ -9,28 +9,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from .config import FinetuneConfig, set_seed, atomic_write_text, unique_tmp_dir, replace_dir
+from .config import FinetuneConfig, set_seed
+from .files import atomic_write_text, unique_tmp_dir, replace_dir
 from .data import load_benchmark, load_metamathqa, mini_seeds, last_boxed, gsm8k_gold
 from .models import load_model, resolve_model
 from .prompts import ALPACA_TEMPLATE, ALPACA_INPUT_TEMPLATE
+from .vocabulary import METAMATHQA_FIELDS, SFT, metamath_type
 
 # %% auto #0
-__all__ = ['ROW_KEYS', 'IGNORE_INDEX', 'MERGE_PROMPTS', 'SFTDataError', 'check_row', 'gsm8k_sft_response', 'math_sft_response',
-           'seed_to_row', 'load_sft_rows', 'train_prompt', 'tokenize_sft', 'build_sft_dataset', 'local_rank',
-           'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype', 'fp32_masters',
-           'count_params', 'load_for_training', 'batch_plan', 'training_args', 'RunMetrics', 'peak_memory_mb',
-           'last_checkpoint', 'plot_loss', 'MergeMismatch', 'merge_adapter', 'greedy_outputs', 'check_merge',
-           'FinetuneResult', 'recorded_result', 'result_record', 'release', 'finetune']
+__all__ = ['IGNORE_INDEX', 'MERGE_PROMPTS', 'SFTDataError', 'check_row', 'gsm8k_sft_response', 'math_sft_response', 'seed_to_row',
+           'load_sft_rows', 'train_prompt', 'tokenize_sft', 'build_sft_dataset', 'local_rank', 'world_size', 'sharding',
+           'train_device', 'unsloth_available', 'compute_dtype', 'fp32_masters', 'count_params', 'load_for_training',
+           'batch_plan', 'training_args', 'RunMetrics', 'peak_memory_mb', 'last_checkpoint', 'plot_loss',
+           'MergeMismatch', 'merge_adapter', 'greedy_outputs', 'check_merge', 'FinetuneResult', 'recorded_result',
+           'result_record', 'release', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #913f9a66
-ROW_KEYS = ('query', 'response', 'type', 'original_question')
-
 class SFTDataError(ValueError):
     "Fine-tuning rows that cannot be used; the message names the source, the row and the field"
 
 def check_row(row, where: str) -> dict:
     "A MetaMathQA row with its text fields checked; `where` names the source and row in errors"
-    if not isinstance(row, dict): raise SFTDataError(f"{where}: expected an object with {ROW_KEYS}, got {type(row).__name__}")
+    if not isinstance(row, dict): raise SFTDataError(f"{where}: expected an object with {METAMATHQA_FIELDS}, got {type(row).__name__}")
     for k in ('query', 'response'):
         if not isinstance(row.get(k), str) or not row[k].strip(): raise SFTDataError(f"{where}: field '{k}': missing or empty")
     if not isinstance(row.get('type', ''), str): raise SFTDataError(f"{where}: field 'type': not a string")
@@ -56,7 +56,7 @@ def seed_to_row(p) -> dict:
     "A `data.Problem` from GSM8K or MATH (or their mini seed sets) as a MetaMathQA row of type GSM_SFT / MATH_SFT"
     is_gsm = 'gsm' in p.source
     resp = gsm8k_sft_response(p.solution) if is_gsm else math_sft_response(p.solution)
-    return {'query': p.question, 'response': resp, 'type': 'GSM_SFT' if is_gsm else 'MATH_SFT', 'original_question': p.question}
+    return {'query': p.question, 'response': resp, 'type': metamath_type('GSM' if is_gsm else 'MATH', SFT), 'original_question': p.question}
 
 # %% ../nbs/07_finetune.ipynb #c7ea4238
 def _rows_from_source(data, data_dir=None) -> tuple[list[dict], str]:

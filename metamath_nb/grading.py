@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Iterable, Optional, Sequence
 
 from .data import last_boxed
+from .vocabulary import BENCH_KIND
 from .numeric import (TooLarge, Refused, Inexact, Deadline, QI, read_number, parse_expr, eval_exact,
                                  eval_interval, expr_equal, proportional)
 
@@ -647,7 +648,7 @@ def _gsm8k_number(pred: str) -> Optional[Fraction]:
 
 def _kind(kind: str) -> str:
     "Grading kind of a benchmark name: gsm8k and gsm8k_backward grade as 'gsm8k', math and math500 as 'math'"
-    k = {'gsm8k': 'gsm8k', 'gsm8k_backward': 'gsm8k', 'math': 'math', 'math500': 'math'}.get(kind)
+    k = BENCH_KIND.get(kind)
     if k is None: raise ValueError(f"kind must be 'gsm8k' or 'math' (or a benchmark name), got {kind!r}")
     return k
 

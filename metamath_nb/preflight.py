@@ -4,28 +4,21 @@
 
 # %% ../nbs/09b_preflight.ipynb #426ba702
 from __future__ import annotations
-import difflib, importlib.util, os, re
+import importlib.util, os, re, tempfile
 from pathlib import Path
 from typing import Optional
 
-from .config import RunConfig, ParamsError
+from .config import RunConfig, ParamsError, load_params
+from .rundir import RunDir, reopen_run, start_run
+from .vocabulary import BENCHMARKS, METAMATHQA_TYPES, SEED_SOURCES, SFT_TYPES, STAGE_NAMES, TEST_SETS, require_keys
+from .yaml_lines import suggest
 
 # %% auto #0
-__all__ = ['KNOWN_BENCHMARKS', 'TEST_SETS', 'SFT_TYPES', 'PreflightError', 'model_problem', 'data_problem', 'vllm_problem',
-           'preflight', 'check_params']
+__all__ = ['PreflightError', 'model_problem', 'data_problem', 'vllm_problem', 'preflight', 'check_params', 'open_run']
 
 # %% ../nbs/09b_preflight.ipynb #85696959
 class PreflightError(ParamsError):
     "Params that would fail during the run; the message lists every problem with its file and line"
-
-KNOWN_BENCHMARKS = ('gsm8k', 'math', 'math500', 'gsm8k_backward', 'mini_heldout') # evaluate.benchmarks
-TEST_SETS = ('gsm8k', 'math', 'math500', 'gsm8k_backward')                         # curate.decontaminate_against
-SFT_TYPES = tuple(f'{d}_{t}' for d in ('GSM', 'MATH') for t in ('AnsAug', 'Rephrased', 'SV', 'FOBAR', 'SFT'))
-
-def _suggest(name, choices) -> str:
-    "' (did you mean X?)' for a close match, else the list of choices"
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(choices)})"
 
 # %% ../nbs/09b_preflight.ipynb #04845218
 _HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?')
@@ -83,7 +76,7 @@ def _data_checks(cfg: RunConfig):
         loc = ('data', 'seeds', i)
         if s.name in ('mini_gsm8k', 'mini_math'):
             if s.path and not Path(s.path).is_file(): yield loc + ('path',), f"{s.path}: seed file not found"
-        elif s.name not in ('gsm8k', 'math'): yield loc + ('name',), f"'{s.name}' cannot seed synthesis (use mini_gsm8k, mini_math, gsm8k or math)"
+        elif s.name not in SEED_SOURCES: yield loc + ('name',), f"'{s.name}' cannot seed synthesis (use {', '.join(SEED_SOURCES[:-1])} or {SEED_SOURCES[-1]})"
         elif s.split != 'train': yield loc + ('split',), "seeds must come from training data (split: train)"
         elif (why := data_problem(s.name, s.split, d.data_dir, s.path)) and not why.startswith('data.data_dir'): yield loc, why
     if not any(True for _ in _seed_problems(cfg)): yield from _read_seeds(cfg)
@@ -94,7 +87,7 @@ def _seed_problems(cfg):
     for i, s in enumerate(d.seeds):
         if s.name in ('mini_gsm8k', 'mini_math'):
             if s.path and not Path(s.path).is_file(): yield i
-        elif s.name not in ('gsm8k', 'math') or s.split != 'train' or data_problem(s.name, s.split, d.data_dir, s.path): yield i
+        elif s.name not in SEED_SOURCES or s.split != 'train' or data_problem(s.name, s.split, d.data_dir, s.path): yield i
 
 def _quiet(fn):
     "Run `fn` without its warnings and prints (lenient loading reports skipped rows again when the stage runs)"
@@ -104,8 +97,7 @@ def _quiet(fn):
 
 def _read_seeds(cfg):
     "Read the seed files (small): a malformed row is reported now, with its file and line, not in the first stage"
-    from metamath_nb.augment import load_seeds
-    from metamath_nb.data import DataError, DataUnavailable
+    from metamath_nb.data import DataError, DataUnavailable, load_seeds
     try: _quiet(lambda: load_seeds(cfg.data, cfg.seed))
     except (DataError, DataUnavailable, FileNotFoundError, ValueError) as e: yield ('data', 'seeds'), str(e)
 
@@ -132,27 +124,25 @@ def _cuda() -> bool:
 
 # %% ../nbs/09b_preflight.ipynb #b7112b9b
 def _augment_checks(cfg: RunConfig):
-    from metamath_nb.augment import metamath_type, MM_TYPES
     from metamath_nb.prompts import load_prompt, PROMPT_IDS
     a = cfg.augment
     for pid, path in a.prompts.items():
-        if pid not in PROMPT_IDS: yield ('augment', 'prompts', pid), f"unknown prompt id{_suggest(pid, PROMPT_IDS)}"; continue
+        if pid not in PROMPT_IDS: yield ('augment', 'prompts', pid), f"unknown prompt id{suggest(pid, PROMPT_IDS)}"; continue
         if not Path(path).is_file(): yield ('augment', 'prompts', pid), f"{path}: prompt file not found"; continue
         try: load_prompt(pid, {pid: path})
         except Exception as e: yield ('augment', 'prompts', pid), f"{type(e).__name__}: {e}"
-    types = [metamath_type(d, t) for d in ('GSM', 'MATH') for t in MM_TYPES]
     for k, v in a.targets.items():
-        if k not in types: yield ('augment', 'targets', k), f"unknown type{_suggest(k, types)}"
+        if k not in METAMATHQA_TYPES: yield ('augment', 'targets', k), f"unknown type{suggest(k, METAMATHQA_TYPES)}"
         elif not isinstance(v, int) or v < 1: yield ('augment', 'targets', k), f"must be a positive number of rows, got {v!r}"
     for i, name in enumerate(cfg.curate.decontaminate_against):
-        if name not in TEST_SETS: yield ('curate', 'decontaminate_against', i), f"unknown test set '{name}'{_suggest(name, TEST_SETS)}"
+        if name not in TEST_SETS: yield ('curate', 'decontaminate_against', i), f"unknown test set '{name}'{suggest(name, TEST_SETS)}"
 
 def _finetune_checks(cfg: RunConfig):
     f = cfg.finetune
     if (why := model_problem(f.base_model)): yield ('finetune', 'base_model'), why
     if f.trainer == 'unsloth' and importlib.util.find_spec('unsloth') is None: yield ('finetune', 'trainer'), "unsloth is not installed (pip install 'metamath-nb[gpu]')"
     for t in f.types:
-        if t not in SFT_TYPES: yield ('finetune', 'types'), f"unknown type '{t}'{_suggest(t, SFT_TYPES)}"
+        if t not in SFT_TYPES: yield ('finetune', 'types'), f"unknown type '{t}'{suggest(t, SFT_TYPES)}"
     srcs = f.data or 'synthesis'
     for src in [srcs] if isinstance(srcs, str) else srcs:
         if src == 'synthesis' and 'synthesize' not in cfg.stages: yield ('finetune', 'data'), "'synthesis' (the default) needs the synthesize stage in this run's stages"
@@ -176,7 +166,7 @@ def _evaluate_checks(cfg: RunConfig):
     e = cfg.evaluate
     if not e.benchmarks: yield ('evaluate', 'benchmarks'), "empty: name at least one benchmark"
     for i, b in enumerate(e.benchmarks):
-        if b not in KNOWN_BENCHMARKS: yield ('evaluate', 'benchmarks', i), f"unknown benchmark '{b}'{_suggest(b, KNOWN_BENCHMARKS)}"
+        if b not in BENCHMARKS: yield ('evaluate', 'benchmarks', i), f"unknown benchmark '{b}'{suggest(b, BENCHMARKS)}"
         elif b != 'mini_heldout' and (why := data_problem(b, 'test', cfg.data.data_dir)): yield ('evaluate', 'benchmarks', i), why
         elif b != 'mini_heldout' and (why := _read_benchmark(b, cfg)): yield ('evaluate', 'benchmarks', i), why
     if e.limit is not None and e.limit < 1: yield ('evaluate', 'limit'), f"must be at least 1 (or left out for the whole benchmark), got {e.limit}"
@@ -193,6 +183,7 @@ def _evaluate_checks(cfg: RunConfig):
 
 # %% ../nbs/09b_preflight.ipynb #66a00ef6
 _CHECKS = {'synthesize': [_teacher_checks, _augment_checks], 'finetune': [_finetune_checks], 'evaluate': [_evaluate_checks]}
+require_keys(_CHECKS, STAGE_NAMES, 'metamath_nb.preflight._CHECKS')   # a new stage gets its checks here
 
 def preflight(cfg: RunConfig, stages=None) -> list[str]:
     "Every problem the params would meet in `stages` (default: all the params list), as 'where: field: message' lines"
@@ -207,3 +198,17 @@ def preflight(cfg: RunConfig, stages=None) -> list[str]:
 def check_params(cfg: RunConfig, stages=None):
     "Raise PreflightError listing every problem `preflight` finds"
     if (probs := preflight(cfg, stages)): raise PreflightError(f"{len(probs)} problem(s) found before the run started:\n" + '\n'.join(probs))
+
+# %% ../nbs/09b_preflight.ipynb #8864c457
+def open_run(params_file, run_dir=None) -> RunDir:
+    "The run of `params_file`: reopen `run_dir` when given (a stage of a reproduce run), else check the params and start one"
+    cfg = load_params(params_file)
+    if run_dir: return reopen_run(cfg, run_dir)
+    check_params(cfg)
+    # a notebook run by hand writes under the project's outputs/; under nbdev-test (IN_TEST), into a temp folder
+    root = Path(cfg.output_root)
+    if os.environ.get('IN_TEST'): root = Path(tempfile.mkdtemp())/'outputs'
+    elif not root.is_absolute():
+        proj = next((d for d in Path(params_file).resolve().parents if (d/'pyproject.toml').exists()), Path.cwd())
+        root = proj/root
+    return start_run(cfg, root=root)

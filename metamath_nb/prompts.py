@@ -12,7 +12,7 @@ from typing import Optional
 
 import yaml
 from fastcore.basics import patch
-from .config import _key_lines
+from .yaml_lines import nearest_line, parse_yaml
 
 # %% auto #0
 __all__ = ['RELEASED_SYSTEM', 'PROMPTS_DIR', 'KINDS', 'DATASETS', 'PROMPT_IDS', 'N_EXAMPLES', 'LAYOUTS', 'FOBAR_SUFFIX',
@@ -98,18 +98,13 @@ _KNOWN = ('id', 'kind', 'dataset', 'description', 'instruction', 'query_template
 
 def _where(path, lines, *key) -> str:
     "file:line for a key path in a YAML file (the nearest enclosing key that has a line)"
-    for i in range(len(key), 0, -1):
-        if key[:i] in lines: return f"{path}:{lines[key[:i]]}"
-    return str(path)
+    line = nearest_line(lines, key)
+    return f"{path}:{line}" if line else str(path)
 
 @functools.lru_cache(maxsize=64)
 def _read_yaml(path: str, mtime: float):
     "Parsed YAML and a map of key paths to lines (cached per file version)"
-    text = Path(path).read_text(encoding='utf-8')
-    try: return yaml.safe_load(text), _key_lines(yaml.compose(text))
-    except yaml.YAMLError as e:
-        mark = getattr(e, 'problem_mark', None)
-        raise PromptError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_yaml(Path(path).read_text(encoding='utf-8'), path, PromptError)
 
 # %% ../nbs/04_prompts.ipynb #dd3dd188
 def _check_spec(spec, prompt_id, path, lines) -> dict:

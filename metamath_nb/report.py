@@ -5,31 +5,24 @@
 # %% ../nbs/41_report.ipynb #0b516cfe
 from __future__ import annotations
 import json, math, re
-from importlib import resources
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
 import yaml
+from .stages import stage_seconds
+from .stats import pct, pct_ci, wilson_ci, wilson_err
+from .vocabulary import AUG_NAMES, CURATION_FUNNEL, STAGE_NAMES, TABLES, paper_numbers
+from .yaml_lines import parse_yaml
 
 # %% auto #0
-__all__ = ['TABLES', 'AUG_TYPES', 'NOT_RUN', 'STAGES', 'RUN_COLUMNS', 'PAPER_BENCH', 'CI_LABEL', 'paper_numbers', 'ReportError',
-           'write_fixture_run', 'run_dirs', 'collect_runs', 'short', 'runs_overview', 'run_summary', 'table1',
-           'table3_key', 'types_key', 'table2', 'table3', 'format_table', 'to_markdown', 'to_latex', 'to_csv',
-           'save_table', 'not_run_list', 'lead_with_runs', 'plot_funnel', 'plot_accuracy', 'plot_table3',
-           'plot_accuracy_by_length']
+__all__ = ['NOT_RUN', 'RUN_COLUMNS', 'PAPER_BENCH', 'CI_LABEL', 'ReportError', 'write_fixture_run', 'run_dirs', 'collect_runs',
+           'short', 'runs_overview', 'run_summary', 'table1', 'table3_key', 'types_key', 'table2', 'table3',
+           'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list', 'lead_with_runs',
+           'plot_funnel', 'plot_accuracy', 'plot_table3', 'plot_accuracy_by_length', 'run_summary_text']
 
 # %% ../nbs/41_report.ipynb #4ffa4887
-TABLES = ('table1', 'table2', 'table3')
-AUG_TYPES = ('AnsAug', 'Rephrasing', 'SV', 'FOBAR')   # the paper's augmentation names (Table 1, Table 3)
 NOT_RUN = 'not run'
-
-def paper_numbers(table: Optional[str] = None) -> pd.DataFrame:
-    "The paper's published numbers (package data, cited per row); only `table` if given"
-    with resources.files('metamath_nb').joinpath('data/paper_numbers.csv').open() as f: df = pd.read_csv(f)
-    if table is None: return df
-    if table not in TABLES: raise ValueError(f"table must be one of {TABLES}, got {table!r}")
-    return df[df.table == table].reset_index(drop=True)
 
 # %% ../nbs/41_report.ipynb #120dd803
 class ReportError(ValueError):
@@ -42,10 +35,7 @@ def _read_json(path) -> dict:
 
 def _read_yaml(path) -> dict:
     "A YAML mapping, or a ReportError naming file and line"
-    try: d = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as e:
-        m = getattr(e, 'problem_mark', None)
-        raise ReportError(f"{path}:{m.line + 1 if m else '?'}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    d, _ = parse_yaml(Path(path).read_text(), path, ReportError)
     if d is None: return {}
     if not isinstance(d, dict): raise ReportError(f"{path}:1: expected a mapping at the top level")
     return d
@@ -59,7 +49,7 @@ def _read_csv(path, columns) -> pd.DataFrame:
     return df
 
 # %% ../nbs/41_report.ipynb #716f3360
-_FUNNEL_COLS = ['type', 'requested', 'generated', 'parsed', 'verified', 'deduplicated', 'decontaminated', 'kept']
+_FUNNEL_COLS = ['type', *CURATION_FUNNEL]
 
 def write_fixture_run(root, study, run_id,
                       labels: Optional[dict] = None,     # e.g. {'table': 'table3', 'row': 'GSM8K AnsAug'}
@@ -98,9 +88,8 @@ def write_fixture_run(root, study, run_id,
     return p
 
 # %% ../nbs/41_report.ipynb #79813b5b
-STAGES = ('synthesize', 'finetune', 'evaluate')
 RUN_COLUMNS = ['study', 'run_id', 'label_table', 'label_row', 'labels', 'params_hash', 'git_commit', 'git_dirty', 'status',
-               *STAGES, 'base_model', 'types', 'start_time', 'end_time', 'path']
+               *STAGE_NAMES, 'base_model', 'types', 'start_time', 'end_time', 'path']
 
 def run_dirs(outputs_root) -> list[Path]:
     "Every run folder `outputs_root/<study>/<run_id>/` (one holding manifest.json or params.yaml), sorted"
@@ -125,13 +114,13 @@ def _run_record(p: Path) -> dict:
     man = _read_json(p/'manifest.json') if (p/'manifest.json').exists() else {}
     labels = params.get('labels') or {}
     if not isinstance(labels, dict): raise ReportError(f"{p/'params.yaml'}: field 'labels': expected a mapping, got {labels!r}")
-    stages = params.get('stages', list(STAGES))
+    stages = params.get('stages', list(STAGE_NAMES))
     git = man.get('git') or {}
     return {'study': params.get('study', man.get('study', p.parent.name)), 'run_id': man.get('run_id', p.name),
             'label_table': labels.get('table', ''), 'label_row': labels.get('row', ''),
             'labels': ', '.join(f"{k}={v}" for k, v in labels.items()), 'params_hash': man.get('params_hash'),
             'git_commit': git.get('commit'), 'git_dirty': git.get('dirty'), 'status': man.get('status', 'no manifest'),
-            **{s: _stage_status(p, s, stages) for s in STAGES},
+            **{s: _stage_status(p, s, stages) for s in STAGE_NAMES},
             'base_model': (params.get('finetune') or {}).get('base_model'), 'types': list((params.get('finetune') or {}).get('types') or []),
             'start_time': man.get('start_time'), 'end_time': man.get('end_time'), 'path': str(p)}
 
@@ -149,13 +138,12 @@ def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
     out = runs[['study', 'run_id', 'labels']].copy()
     out['params'] = runs.params_hash.map(short)
     out['commit'] = [short(c) + ('+' if d is True else '') for c, d in zip(runs.git_commit, runs.git_dirty)]
-    for c in ['status', *STAGES]: out[c] = runs[c]
+    for c in ['status', *STAGE_NAMES]: out[c] = runs[c]
     return out.reset_index(drop=True)
 
 # %% ../nbs/41_report.ipynb #24b0ae5d
 def _ci95(b: dict, acc: dict, n) -> dict:
     "95% interval per grader: as stored (`ci95` of a summary, `<grader>.ci95` of metrics), else Wilson's from n and accuracy"
-    from metamath_nb.evaluate import wilson_ci
     stored = b.get('ci95') if isinstance(b.get('ci95'), dict) else {m: b[m].get('ci95') for m in ('metamath', 'robust') if isinstance(b.get(m), dict)}
     return {m: list(stored.get(m) or wilson_ci(round(a * n), int(n))) for m, a in acc.items() if a is not None and n}
 
@@ -226,10 +214,10 @@ def table3_key(row: str) -> tuple:
     m = re.match(r'\s*(gsm8k|math)\b[\s:,-]*(.*)$', str(row), re.I)
     if not m: raise ValueError(f"{row!r} is not a Table 3 row: it must start with GSM8K or MATH, e.g. 'GSM8K AnsAug+Rephrasing'")
     ds, rest = m.group(1).upper(), m.group(2).strip().lower()
-    if rest in ('all', 'all four', 'metamath'): return ds, frozenset(AUG_TYPES)
+    if rest in ('all', 'all four', 'metamath'): return ds, frozenset(AUG_NAMES)
     if rest in ('sft', 'none', 'no augmentation', ''): return ds, frozenset()
     words = [w for w in re.split(r'[\s+,&/]+', rest.replace('.', '')) if w]
-    if bad := [w for w in words if w not in _TYPE_ALIASES]: raise ValueError(f"{row!r}: unknown augmentation(s) {bad}; expected {AUG_TYPES}")
+    if bad := [w for w in words if w not in _TYPE_ALIASES]: raise ValueError(f"{row!r}: unknown augmentation(s) {bad}; expected {AUG_NAMES}")
     return ds, frozenset(_TYPE_ALIASES[w] for w in words)
 
 def types_key(types) -> Optional[tuple]:
@@ -244,8 +232,6 @@ def _norm(name) -> str: return re.sub(r'[^a-z0-9.]', '', str(name).lower())
 PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math'}  # paper column -> our benchmark name
 _ACC_COLS = ['section', 'row', 'benchmark', 'ours', 'ours_robust', 'n', 'paper', 'diff', 'run_id', 'status']
 
-def _pct(x): return float('nan') if x is None else 100 * x
-
 def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
     "One line per benchmark column of a paper row and per matching run ('not run' without one)"
     out = []
@@ -256,7 +242,7 @@ def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
             s = run_summary(r.path)
             b = (s or {}).get('benchmarks', {}).get(PAPER_BENCH.get(p.column, p.column))
             status = f"evaluate: {r.evaluate}" if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
-            out.append({**base, 'run_id': r.run_id, 'status': status, **({'ours': _pct(b['metamath']), 'ours_robust': _pct(b['robust']), 'n': b['n']} if b else {})})
+            out.append({**base, 'run_id': r.run_id, 'status': status, **({'ours': pct(b['metamath']), 'ours_robust': pct(b['robust']), 'n': b['n']} if b else {})})
     return out
 
 def _finish(lines) -> pd.DataFrame:
@@ -271,7 +257,7 @@ def _summary_lines(r, section: str, row: str, why: str) -> list[dict]:
     "Every benchmark of a run's evaluation, with no paper number (a run that no paper row claims)"
     s = run_summary(r.path)
     if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"evaluate: {r.evaluate}; {why}"}]
-    return [{'section': section, 'row': row, 'benchmark': bn, 'ours': _pct(b['metamath']), 'ours_robust': _pct(b['robust']), 'n': b['n'],
+    return [{'section': section, 'row': row, 'benchmark': bn, 'ours': pct(b['metamath']), 'ours_robust': pct(b['robust']), 'n': b['n'],
              'paper': float('nan'), 'run_id': r.run_id, 'status': why} for bn, b in s['benchmarks'].items()]
 
 # %% ../nbs/41_report.ipynb #0aee7eae
@@ -317,7 +303,7 @@ def table3(outputs_root) -> pd.DataFrame:
              for l in _accuracy_lines(g, pd.DataFrame(by_key.get(table3_key(row), []), columns=runs.columns))]
     for (ds, types), rs in by_key.items():
         if (ds, types) in known: continue
-        name = f"{ds} {'+'.join(t for t in AUG_TYPES if t in types) or 'SFT'}"
+        name = f"{ds} {'+'.join(t for t in AUG_NAMES if t in types) or 'SFT'}"
         for r in rs: lines += _summary_lines(r, 'not in the paper', name, 'no paper row')
     return _finish(lines)
 
@@ -394,13 +380,6 @@ def lead_with_runs(t: pd.DataFrame) -> str:
 # %% ../nbs/41_report.ipynb #e8b4a416
 CI_LABEL = 'whiskers: 95% Wilson interval'
 
-def _wilson_err(acc, n) -> tuple[float, float]:
-    "Lengths (below, above) in percentage points of the 95% Wilson interval around an accuracy `acc` (a fraction) on `n` questions"
-    from metamath_nb.evaluate import wilson_ci
-    if acc is None or n is None or pd.isna(acc) or pd.isna(n) or not n: return (0.0, 0.0)
-    lo, hi = wilson_ci(round(acc * n), int(n))
-    return (100 * max(0.0, acc - lo), 100 * max(0.0, hi - acc))
-
 def _ci_legend(ax, **kw):
     "A legend whose last entry says what the whiskers are"
     from matplotlib.lines import Line2D
@@ -443,8 +422,8 @@ def plot_accuracy(outputs_root):
     fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(items) + 2.5), 4))
     w = 0.38
     for j, (g, color) in enumerate([('metamath', 'C0'), ('robust', 'C1')]):
-        acc = [_pct(b[g]) if b[g] is not None else 0.0 for _, _, b in items]
-        err = list(zip(*[_wilson_err(b[g], b['n']) for _, _, b in items]))
+        acc = [pct(b[g]) if b[g] is not None else 0.0 for _, _, b in items]
+        err = list(zip(*[wilson_err(b[g], b['n']) for _, _, b in items]))
         bars = ax.bar([i + (j - .5) * w for i in range(len(items))], acc, w, yerr=err, capsize=4, color=color, label=f"{g} grader")
         ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], fontsize=7, padding=2)
     ax.set_xticks(range(len(items)), [f"{rid}\n{bn} (n={b['n']})" for rid, bn, b in items], fontsize=8)
@@ -467,7 +446,7 @@ def plot_table3(outputs_root):
     for ax, sec in zip(axes[:, 0], sections):
         s = t[t.section == sec].reset_index(drop=True)
         x, w = range(len(s)), 0.4
-        err = list(zip(*[_wilson_err(o / 100 if not math.isnan(o) else None, n) for o, n in zip(s.ours, s.n)]))
+        err = list(zip(*[wilson_err(o / 100 if not math.isnan(o) else None, n) for o, n in zip(s.ours, s.n)]))
         ax.bar([i - w / 2 for i in x], s.paper, w, label='paper (LLaMA-2-7B)', color='0.7')
         ax.bar([i + w / 2 for i in x], s.ours.fillna(0), w, yerr=err, capsize=3, label='ours (metamath grader)', color='C0')
         for i, r in s.iterrows():
@@ -491,8 +470,8 @@ def plot_accuracy_by_length(outputs_root, grader: str = 'metamath'):
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, bl in series:
         acc = [x.get(f'accuracy_{grader}') for x in bl]
-        err = list(zip(*[_wilson_err(a, x.get('n')) for a, x in zip(acc, bl)]))
-        ax.errorbar(range(1, len(bl) + 1), [_pct(a) for a in acc], yerr=err, capsize=3, marker='o', label=label)
+        err = list(zip(*[wilson_err(a, x.get('n')) for a, x in zip(acc, bl)]))
+        ax.errorbar(range(1, len(bl) + 1), [pct(a) for a in acc], yerr=err, capsize=3, marker='o', label=label)
     buckets = {tuple(str(x['bucket']) for x in bl) for _, bl in series}
     k = max(len(bl) for _, bl in series)
     ax.set_xticks(range(1, k + 1), list(buckets.pop()) if len(buckets) == 1 else [f"group {i}" for i in range(1, k + 1)])
@@ -500,3 +479,52 @@ def plot_accuracy_by_length(outputs_root, grader: str = 'metamath'):
     ax.set_ylim(0, 100); _ci_legend(ax, fontsize=7); ax.set_title('Accuracy by question length')
     fig.tight_layout(); plt.close(fig)
     return fig
+
+# %% ../nbs/41_report.ipynb #798ff58a
+def _stage_line(run: Path) -> str:
+    parts = []
+    for s in STAGE_NAMES:
+        f = run/s/'stage.json'
+        if not f.exists(): continue
+        st = _read_json(f)
+        secs = f" {t:.0f}s" if (t := stage_seconds(st)) is not None else ''
+        parts.append(f"{s} {st.get('status')}{secs}")
+    return ', '.join(parts) or 'no stage has run'
+
+def _kept_line(run: Path) -> Optional[str]:
+    f = run/'synthesize'/'funnel.csv'
+    if not f.exists(): return None
+    fun = _read_csv(f, _FUNNEL_COLS)
+    kept = ', '.join(f"{t} {int(k)}" for t, k in zip(fun['type'], fun['kept']))
+    return f"{kept} (total {int(fun['kept'].sum())} of {int(fun['requested'].sum())} requested)"
+
+# %% ../nbs/41_report.ipynb #ebd76329
+def _finetune_line(run: Path) -> Optional[str]:
+    f = run/'finetune'/'metrics.json'
+    if not f.exists(): return None
+    m = _read_json(f)
+    loss = m.get('train_loss') or []
+    first_last = f", loss {loss[0][1]:.3f} -> {loss[-1][1]:.3f}" if loss else ''
+    return f"{m.get('trainer', '')} on {m.get('base_model', '?')}: {m.get('global_step', len(loss))} steps{first_last}"
+
+def _summary_accuracy_lines(run: Path) -> list[str]:
+    s = run_summary(run)
+    if not s: return []
+    w = max([len(b) for b in s['benchmarks']] + [9])
+    out = [f"{'benchmark':<{w}}  {'n':>5}  {'metamath grader % [95% CI]':<28}  robust grader % [95% CI]"]
+    for b, v in s['benchmarks'].items():
+        out.append(f"{b:<{w}}  {v['n']:>5}  {pct_ci(v['metamath'], v['ci95'].get('metamath')):<28}  {pct_ci(v['robust'], v['ci95'].get('robust'))}")
+    return out
+
+# %% ../nbs/41_report.ipynb #8336d50d
+def run_summary_text(run_path, report_html=None) -> str:
+    "A few lines on a finished run: stages, rows kept per type, fine-tune, accuracy with 95% CIs, paths"
+    run = Path(run_path)
+    lines = [f"run        {run}", f"stages     {_stage_line(run)}"]
+    if (k := _kept_line(run)) is not None: lines.append(f"rows kept  {k}")
+    if (f := _finetune_line(run)) is not None: lines.append(f"fine-tune  {f}")
+    acc = _summary_accuracy_lines(run)
+    lines += [f"{'accuracy' if i == 0 else '':<10} {a}" for i, a in enumerate(acc)]
+    if report_html: lines.append(f"report     {report_html}")
+    rule = '-' * max(len(l) for l in lines)
+    return '\n'.join([rule, *lines, rule])

@@ -4,33 +4,24 @@
 
 # %% ../nbs/09_reproduce.ipynb #71655a58
 from __future__ import annotations
-import argparse, difflib, hashlib, json, sys, tempfile, time
+import argparse, json, sys, tempfile, time
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
 import yaml
-from .config import RunConfig, load_params, parse_overrides, start_run, RunDir, ParamsError, RunBusy, _now
-from .console import stage_console, notebook_html, run_summary_text
+from .config import RunConfig, load_params, parse_overrides, ParamsError
+from .console import stage_console, notebook_html
+from .report import run_summary_text
 from .preflight import check_params
+from .rundir import RunBusy, RunDir, start_run
+from .stages import begin_stage, end_stage, stage_is_done
+from .vocabulary import REPORT_NOTEBOOK, STAGE_NAMES, STAGE_NOTEBOOKS
+from .yaml_lines import suggest
 
 # %% auto #0
-__all__ = ['STAGE_NOTEBOOKS', 'REPORT_NOTEBOOK', 'DEFAULT_CACHE', 'EXIT_FAILED', 'EXIT_BUSY', 'EXIT_USAGE', 'stage_hash',
-           'nbs_dir', 'read_stage', 'write_stage', 'begin_stage', 'end_stage', 'stage_is_done', 'StageFailed',
-           'run_stage', 'reproduce', 'reproduce_batch', 'run_report', 'build_parser', 'main']
-
-# %% ../nbs/09_reproduce.ipynb #3061f423
-STAGE_NOTEBOOKS = {'synthesize': '50_synthesize.ipynb', 'finetune': '60_finetune.ipynb', 'evaluate': '70_evaluate.ipynb'}
-REPORT_NOTEBOOK = '90_report.ipynb'
-_UPSTREAM = {'synthesize': ['seed', 'data', 'teacher', 'augment', 'curate'],
-             'finetune':   ['seed', 'data', 'teacher', 'augment', 'curate', 'finetune'],
-             'evaluate':   ['seed', 'data', 'teacher', 'augment', 'curate', 'finetune', 'evaluate']}
-
-def stage_hash(cfg: RunConfig, stage: str) -> str:
-    "sha256 of the params sections `stage` depends on (its own and every upstream stage's)"
-    d = cfg.model_dump(mode='json', include=set(_UPSTREAM[stage]))
-    d['stages'] = [s for s in cfg.stages if s in STAGE_NOTEBOOKS and list(STAGE_NOTEBOOKS).index(s) <= list(STAGE_NOTEBOOKS).index(stage)]
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+__all__ = ['DEFAULT_CACHE', 'EXIT_FAILED', 'EXIT_BUSY', 'EXIT_USAGE', 'nbs_dir', 'StageFailed', 'run_stage', 'reproduce',
+           'reproduce_batch', 'run_report', 'build_parser', 'main']
 
 # %% ../nbs/09_reproduce.ipynb #74dd20d8
 def nbs_dir() -> Path:
@@ -39,34 +30,6 @@ def nbs_dir() -> Path:
     if not any((p/n).exists() for n in STAGE_NOTEBOOKS.values()):
         raise FileNotFoundError(f"study notebooks not found in {p}: run from a clone of metamath-nb")
     return p
-
-def read_stage(run_path, stage) -> dict:
-    "The stage's `stage.json`, or {} when it never ran ({'status': 'unreadable'} when it is not JSON)"
-    f = Path(run_path)/stage/'stage.json'
-    if not f.exists(): return {}
-    try: return json.loads(f.read_text(encoding='utf-8'))
-    except ValueError: return {'stage': stage, 'status': 'unreadable'}
-
-# %% ../nbs/09_reproduce.ipynb #d1381973
-def write_stage(run: RunDir, stage: str, **info) -> dict:
-    "Merge `info` into `<run>/<stage>/stage.json` (written atomically) and return the result"
-    st = {**read_stage(run.path, stage), 'stage': stage, **info}
-    run.write_json(f'{stage}/stage.json', st)
-    return st
-
-def begin_stage(run: RunDir, stage: str, notebook: str = '', **extra) -> dict:
-    "Mark `stage` running under the params it depends on now (their hash), with its notebook and start time"
-    return write_stage(run, stage, status='running', params_hash=stage_hash(run.cfg, stage), notebook=notebook,
-                       started=_now(), ended=None, error=None, **extra)
-
-def end_stage(run: RunDir, stage: str, status: str = 'done', error: Optional[str] = None, **extra) -> dict:
-    "Mark `stage` done, failed or interrupted, with its end time and the error text"
-    return write_stage(run, stage, status=status, ended=_now(), error=error, **extra)
-
-def stage_is_done(run_path, cfg: RunConfig, stage: str) -> bool:
-    "Whether `stage.json` says done for the params the stage depends on now"
-    st = read_stage(run_path, stage)
-    return st.get('status') == 'done' and st.get('params_hash') == stage_hash(cfg, stage)
 
 # %% ../nbs/09_reproduce.ipynb #d72c217f
 class StageFailed(RuntimeError):
@@ -153,8 +116,7 @@ def _stage_list(text: str) -> list[str]:
     out = []
     for s in filter(None, (x.strip() for x in text.split(','))):
         if s not in STAGE_NOTEBOOKS:
-            close = difflib.get_close_matches(s, list(STAGE_NOTEBOOKS), n=1)
-            raise argparse.ArgumentTypeError(f"unknown stage '{s}'" + (f" (did you mean '{close[0]}'?)" if close else '') + f"; stages: {', '.join(STAGE_NOTEBOOKS)}")
+            raise argparse.ArgumentTypeError(f"unknown stage '{s}'" + suggest(s, STAGE_NAMES, listing=False) + f"; stages: {', '.join(STAGE_NAMES)}")
         out.append(s)
     return out
 

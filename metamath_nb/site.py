@@ -186,7 +186,8 @@ def run_notebook(nb_name:str, # a study or report notebook, e.g. '50_synthesize.
                  outputs_root # the outputs folder
                 )->tuple[Path, str]|None:
     "The newest executed copy of a study or report notebook under `outputs_root`, with a line naming its run; None if none"
-    from metamath_nb.reproduce import STAGE_NOTEBOOKS, REPORT_NOTEBOOK, read_stage
+    from metamath_nb.stages import read_stage
+    from metamath_nb.vocabulary import REPORT_NOTEBOOK, STAGE_NOTEBOOKS
     root = Path(outputs_root)
     if nb_name == REPORT_NOTEBOOK:
         f = root/'report'/nb_name
@@ -389,7 +390,7 @@ def _tags(d:dict)->list[str]:
             + (['hide-input'] if 'code-fold' in d and d['code-fold'] != 'show' else []))
 
 def _report_names():
-    from metamath_nb.reproduce import REPORT_NOTEBOOK
+    from metamath_nb.vocabulary import REPORT_NOTEBOOK
     return {REPORT_NOTEBOOK}
 
 def page_notebook(page:Page, index:dict, lib:str)->dict:
@@ -503,7 +504,7 @@ def _is_library(nb:Path)->bool:
     except Exception: return False
 
 def _run_notebook_names():
-    from metamath_nb.reproduce import STAGE_NOTEBOOKS, REPORT_NOTEBOOK
+    from metamath_nb.vocabulary import REPORT_NOTEBOOK, STAGE_NOTEBOOKS
     return {*STAGE_NOTEBOOKS.values(), REPORT_NOTEBOOK}
 
 # %% ../nbs/40_site.ipynb #592d3f10

@@ -4,19 +4,19 @@
 
 # %% ../nbs/10_study.ipynb #5fcb6eef
 from __future__ import annotations
-import json, os
+import json
 from pathlib import Path
 from typing import Optional
 
-from fastcore.basics import patch
-from .config import RunConfig, RunDir, _now
-from .data import Problem, Problems, mini_seeds, load_benchmark, seeded_subset
-from .augment import load_seeds
+from .config import RunConfig
+from .data import Problem, Problems, load_benchmark, load_seeds, mini_seeds, seeded_subset
 from .prompts import PROMPT_IDS, load_prompt
+from .rundir import RunDir
+from .stats import pct_ci
 
 # %% auto #0
 __all__ = ['fewshot_seed_ids', 'heldout_problems', 'eval_problem_sets', 'eval_summary', 'accuracy_markdown', 'eval_model',
-           'run_teacher', 'sft_rows', 'StageRecord', 'record_stage', 'zero_rows_note']
+           'run_teacher', 'sft_rows', 'zero_rows_note']
 
 # %% ../nbs/10_study.ipynb #05a05ffe
 def fewshot_seed_ids(overrides: Optional[dict] = None) -> set[str]:
@@ -53,13 +53,9 @@ def eval_summary(metrics: dict, model: str, adapter: Optional[str] = None) -> di
     return out
 
 # %% ../nbs/10_study.ipynb #7f4b12ab
-def _pct_ci(acc, ci) -> str:
-    if acc is None: return '-'
-    return f"{100 * acc:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else f"{100 * acc:.1f}"
-
 def accuracy_markdown(summary: dict) -> str:
     "A summary's accuracy per benchmark as a markdown table: n, then each grader's accuracy (%) with its 95% Wilson interval"
-    rows = [f"| {b} | {v['n']} | " + ' | '.join(_pct_ci(v['accuracy'].get(m), v.get('ci95', {}).get(m)) for m in ('metamath', 'robust')) + ' |'
+    rows = [f"| {b} | {v['n']} | " + ' | '.join(pct_ci(v['accuracy'].get(m), v.get('ci95', {}).get(m)) for m in ('metamath', 'robust')) + ' |'
             for b, v in summary['benchmarks'].items()]
     return '| benchmark | n | metamath grader, % [95% CI] | robust grader, % [95% CI] |\n|---|---|---|---|\n' + '\n'.join(rows)
 
@@ -97,63 +93,6 @@ def sft_rows(cfg: RunConfig, run: RunDir) -> list[dict]:
         if Path(str(src)).exists(): run.record_data(src)
         rows += load_sft_rows(str(src), data_dir=cfg.data.data_dir)
     return rows
-
-# %% ../nbs/10_study.ipynb #83172be2
-_watching = {}   # (run folder, stage) -> the StageRecord whose cell-error hook is registered
-
-class StageRecord:
-    "A stage run by hand, in `<run>/<stage>/stage.json`: running now, failed when a cell raises, done on `.done()`"
-    def __init__(self, run: RunDir, stage: str):
-        from metamath_nb.reproduce import STAGE_NOTEBOOKS, stage_hash
-        self.run, self.stage = run, stage
-        self.by_reproduce = os.environ.get('METAMATH_STAGE') == stage   # reproduce records its stages itself
-        self.info = {'stage': stage, 'status': 'running', 'params_hash': stage_hash(run.cfg, stage), 'notebook': STAGE_NOTEBOOKS[stage],
-                     'started': _now(), 'ended': None, 'error': None, 'runner': 'by hand'}
-        if not self.by_reproduce: self._write(); self._watch()
-
-    def _write(self): self.run.write_json(f'{self.stage}/stage.json', self.info)
-
-# %% ../nbs/10_study.ipynb #b203be64
-from IPython import get_ipython
-
-@patch
-def _watch(self: StageRecord):
-    "Mark the stage failed when a cell of this IPython kernel raises (replacing the hook of an earlier record)"
-    ip, key = get_ipython(), (str(Path(self.run.path).resolve()), self.stage)
-    if ip is None: return
-    if (old := _watching.pop(key, None)) is not None: old._unwatch()
-    ip.events.register('post_run_cell', self._after_cell); _watching[key] = self
-
-@patch
-def _unwatch(self: StageRecord):
-    ip = get_ipython()
-    try: ip.events.unregister('post_run_cell', self._after_cell)
-    except (AttributeError, ValueError): pass
-
-@patch
-def _after_cell(self: StageRecord, result):
-    if (e := getattr(result, 'error_in_exec', None)) is not None: self.fail(f"{type(e).__name__}: {e}")
-
-# %% ../nbs/10_study.ipynb #bf518936
-@patch
-def fail(self: StageRecord, error: str):
-    "Record the stage, and the run, as failed with `error`"
-    if self.by_reproduce: return self
-    self.info.update(status='failed', ended=_now(), error=error); self._write(); self.run.finish('failed')
-    return self
-
-@patch
-def done(self: StageRecord):
-    "Record the stage as done (a study notebook's last cell calls this); the run is done once all its stages are"
-    from metamath_nb.reproduce import STAGE_NOTEBOOKS, read_stage
-    if self.by_reproduce: return self
-    self.info.update(status='done', ended=_now(), error=None); self._write(); self._unwatch()
-    if all(read_stage(self.run.path, s).get('status') == 'done' for s in self.run.cfg.stages if s in STAGE_NOTEBOOKS): self.run.finish('done')
-    return self
-
-def record_stage(run: RunDir, stage: str) -> StageRecord:
-    "Start recording `stage` of `run` as run by hand (nothing is written under `metamath-nb reproduce`)"
-    return StageRecord(run, stage)
 
 # %% ../nbs/10_study.ipynb #d10f687d
 def zero_rows_note(cfg: RunConfig) -> str:

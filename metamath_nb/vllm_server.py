@@ -8,7 +8,8 @@ import atexit, functools, importlib.util, json, os, signal, socket, subprocess, 
 from pathlib import Path
 from typing import Optional
 
-from .config import TeacherConfig, VLLMConfig, redact, atomic_write_text
+from .config import TeacherConfig, VLLMConfig, redact
+from .files import atomic_write_text, now
 from .teacher import OpenAIBackend
 
 # %% auto #0
@@ -175,7 +176,6 @@ def server_env(cfg: VLLMConfig, device: str, extra: Optional[dict] = None) -> di
     env.update(cfg.env); env.update(extra or {})
     return env
 
-def _now(): return time.strftime('%Y-%m-%dT%H:%M:%S%z')
 _RUNNING = weakref.WeakSet()    # servers this process started and has not stopped
 
 @atexit.register
@@ -223,7 +223,7 @@ def _start(self: VLLMServer, wait: bool = True) -> VLLMServer:
     self.record = dict(name=self.name, command=cmd, vllm=info, base_url=self.base_url, served_model_name=self.served_name,
                        adapters={k: str(Path(v).resolve()) for k, v in self.adapters.items()}, guardian_pid=self.proc.pid,
                        env={k: v for k, v in env.items() if k.startswith('VLLM_') or k in ('CUDA_VISIBLE_DEVICES', 'OMP_NUM_THREADS')},
-                       log=str(self.log_path), started=_now())
+                       log=str(self.log_path), started=now())
     self._save()
     if wait: self.wait_ready()
     return self
@@ -267,7 +267,7 @@ def _stop(self: VLLMServer, timeout: float = 60):
         try: os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError: pass
     _RUNNING.discard(self)
-    self.record.update(stopped=_now(), exit_code=self.proc.returncode); self._save()
+    self.record.update(stopped=now(), exit_code=self.proc.returncode); self._save()
     self.proc = None
 
 def _kill(self: VLLMServer):

@@ -134,7 +134,8 @@ def test_max_steps_zero_is_a_params_error(tmp_path):
 
 # ---------------------------------------------------------------- run folders move
 def test_a_copied_run_folder_evaluates_from_its_new_place(tmp_path):
-    from metamath_nb.config import open_run, start_run
+    from metamath_nb.preflight import open_run
+    from metamath_nb.rundir import start_run
     from metamath_nb.evaluate import evaluate
     from metamath_nb.launch import run_finetune
     from metamath_nb.study import eval_model, eval_problem_sets, sft_rows

@@ -2,7 +2,8 @@
 import json, os, subprocess, sys, time
 from pathlib import Path
 import pytest
-from metamath_nb.config import load_params, start_run, ParamsError
+from metamath_nb.config import load_params, ParamsError
+from metamath_nb.rundir import start_run
 from metamath_nb.models import load_model, tiny_llama, smollm2_path
 
 ROOT = Path(__file__).resolve().parents[1]

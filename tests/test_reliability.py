@@ -60,7 +60,8 @@ def test_failed_teacher_calls_fail_the_stage_and_a_rerun_retries_them(tmp_path, 
 MANIFEST_WRITER = """
 import sys
 from pathlib import Path
-from metamath_nb.config import RunConfig, RunDir
+from metamath_nb.config import RunConfig
+from metamath_nb.rundir import RunDir
 run, tag, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 files = Path(sys.argv[4])
 r = RunDir(run, RunConfig(study='m'))
@@ -68,7 +69,8 @@ for i in range(n): r.record_data(files/f'{tag}{i}.txt')
 """
 
 def test_concurrent_manifest_updates_lose_nothing(tmp_path):
-    from metamath_nb.config import start_run, RunConfig
+    from metamath_nb.config import RunConfig
+    from metamath_nb.rundir import start_run
     n = 1000
     run = start_run(RunConfig(study='m'), root=tmp_path/'out')
     files = tmp_path/'files'; files.mkdir()
@@ -173,7 +175,7 @@ def test_gsm8k_row_without_question_names_question(tmp_path):
 
 def test_mini_seed_file_given_a_path_honours_lenient(tmp_path):
     import warnings
-    from metamath_nb.augment import load_seeds
+    from metamath_nb.data import load_seeds
     from metamath_nb.config import DataConfig
     f = tmp_path/'seeds.jsonl'
     f.write_text('{"question": "Q1", "answer": "x\\n#### 1"}\n{"question": "Q2"}\n')
