@@ -14,7 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('HF_DATASETS_OFFLINE', '1')
 from tqdm.auto import tqdm
 from metamath_nb.data import data_dir, load_benchmark, last_boxed
-from metamath_nb.grading import grade, grade_output, compare_answers, sympy_worker, normalize_answer, parse_number
+from metamath_nb.grading import grade, grade_output, compare_answers
+from metamath_nb.sympy_worker import sympy_worker
+from metamath_nb.normalize import normalize_answer
+from metamath_nb.equivalence import parse_number
 
 def reformat(ans: str) -> str:
     "A variant a model might write: spaces around operators and commas, \\dfrac for \\frac, \\left( \\right)"

@@ -116,8 +116,8 @@ def fuzz_calls(n: int, seed: int = 0, full=True, **kw) -> list[dict]:
 CHILD = r'''
 import json, sys, time, traceback
 sys.path.insert(0, sys.argv[1])
-import metamath_nb.grading as G
-if sys.argv[2] == 'nosympy': G.SympyWorker.equal = lambda self, p, g, timeout: None
+import metamath_nb.grading as G, metamath_nb.sympy_worker as W
+if sys.argv[2] == 'nosympy': W.SympyWorker.equal = lambda self, p, g, timeout: None
 timeout = float(sys.argv[3])
 sys.stdout.write('ready\n'); sys.stdout.flush()
 for line in sys.stdin:

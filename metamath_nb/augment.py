@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 import pandas as pd
 
-from . import grading, prompts
+from . import grading, paper_grader, prompts
 from .teacher import GenRequest, GenResult
 from .vocabulary import (AUG_NAMES, DISAGREEMENT, FUNNEL, GRADER_KIND, METAMATHQA_FIELDS, RELEASED_READING, Dataset,
                                     dataset_of, metamath_type, require_keys)
@@ -334,8 +334,8 @@ def released_strip(s: str) -> str:
     if not s: return s
     if s[0] == '.': s = '0' + s
     if len(s.split('=')) == 2 and len(s.split('=')[0]) <= 2: s = s.split('=')[1]
-    s = grading._hendrycks_fix_fracs(grading._hendrycks_sqrt(s).replace(' ', ''))
-    return grading._hendrycks_a_slash_b('\\frac{1}{2}' if s == '0.5' else s)
+    s = paper_grader.hendrycks_fix_fracs(paper_grader.hendrycks_sqrt(s).replace(' ', ''))
+    return paper_grader.hendrycks_a_slash_b('\\frac{1}{2}' if s == '0.5' else s)
 
 def _released_boxed(s: str) -> str:
     "The text of the last 'boxed': its braces matched, or up to the next '$'"

@@ -2,7 +2,8 @@
 other projects have reported, and adversarial inputs that must come back within the time budget."""
 import time
 import pytest
-from metamath_nb.grading import grade, grade_output, compare_answers, extract_answer, sympy_worker, ITEM_TIMEOUT_S
+from metamath_nb.grading import grade, grade_output, compare_answers, extract_answer, ITEM_TIMEOUT_S
+from metamath_nb.sympy_worker import sympy_worker
 
 EQ, NE = True, False
 # (prediction, gold, expected) for kind='math'

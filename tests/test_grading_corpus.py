@@ -28,7 +28,15 @@ def test_robust_makes_no_false_positive(robust):
     assert not [s for _, s in robust if s == 'error']
 
 def test_robust_is_ahead_of_math_verify_alone(robust):
+    "More accurate than Math-Verify alone (fewer false positives plus false negatives on the same rows), and fewer false positives"
+    # Math-Verify is slow (about 10 ms a row) and its error counts only grow with more rows: it grades the rows in order
+    # until its errors on the rows so far exceed robust's on the whole corpus, which proves both claims (it stops after
+    # 64 of 467 rows today); when the claims do not hold, it grades every row and the message shows its full scores
     ours = score(ROWS, [ok for ok, _ in robust])
-    theirs = score(ROWS, [math_verify_alone(r['pred'], r['gold']) for r in ROWS])
-    assert ours['accuracy'] > theirs['accuracy'], (ours, theirs)
+    verdicts = []
+    for r in ROWS:
+        verdicts.append(math_verify_alone(r['pred'], r['gold']))
+        theirs = score(ROWS[:len(verdicts)], verdicts)
+        if theirs['fp'] > ours['fp'] and theirs['fp'] + theirs['fn'] > ours['fp'] + ours['fn']: break
+    assert ours['fp'] + ours['fn'] < theirs['fp'] + theirs['fn'], (ours, theirs)  # same n: accuracy ours > theirs
     assert ours['fp'] < theirs['fp'], (ours, theirs)
