@@ -10,7 +10,7 @@ from typing import Optional
 from .data import last_boxed
 
 # %% auto #0
-__all__ = ['normalize_parts', 'normalize_answer', 'split_top']
+__all__ = ['split_top', 'normalize_parts', 'normalize_answer']
 
 # %% ../nbs/02c_normalize.ipynb #8530ec3f
 _UNITS = (r'(?:(?:square|sq\.?|cubic)\s*)?(?:units?|cm|mm|km|meters?|metres?|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mph|'
@@ -133,6 +133,20 @@ def _markup(s: str) -> tuple[str, bool, Optional[str]]:
     unit = unit or word
     return (s, True, None) if unit == 'percent' else (s, pct, unit)
 
+# %% ../nbs/02c_normalize.ipynb #bee751be
+def split_top(s: str, sep: str = ',') -> list[str]:
+    "Split `s` at `sep` where no (), [], {} is open"
+    out, depth, cur, i = [], 0, [], 0
+    while i < len(s):
+        c = s[i]
+        if c in '([{': depth += 1
+        elif c in ')]}': depth -= 1
+        if depth <= 0 and s.startswith(sep, i):
+            out.append(''.join(cur)); cur = []; i += len(sep); continue
+        cur.append(c); i += 1
+    out.append(''.join(cur))
+    return out
+
 # %% ../nbs/02c_normalize.ipynb #26f4bb07
 def normalize_parts(s: str, keep_lhs: bool = False) -> tuple[str, bool, Optional[str]]:
     "Canonical form of an answer, whether it carried a percent sign, and its unit; `keep_lhs` keeps a leading `x =`"
@@ -148,17 +162,3 @@ def normalize_parts(s: str, keep_lhs: bool = False) -> tuple[str, bool, Optional
 def normalize_answer(s: str) -> tuple[str, bool]:
     "Canonical form of an answer for robust comparison, and whether it carried a percent sign"
     return normalize_parts(s)[:2]
-
-# %% ../nbs/02c_normalize.ipynb #bee751be
-def split_top(s: str, sep: str = ',') -> list[str]:
-    "Split `s` at `sep` where no (), [], {} is open"
-    out, depth, cur, i = [], 0, [], 0
-    while i < len(s):
-        c = s[i]
-        if c in '([{': depth += 1
-        elif c in ')]}': depth -= 1
-        if depth <= 0 and s.startswith(sep, i):
-            out.append(''.join(cur)); cur = []; i += len(sep); continue
-        cur.append(c); i += 1
-    out.append(''.join(cur))
-    return out
