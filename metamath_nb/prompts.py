@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-import yaml
 from fastcore.basics import patch
 from .yaml_lines import nearest_line, parse_yaml
 
@@ -18,7 +17,6 @@ from .yaml_lines import nearest_line, parse_yaml
 __all__ = ['RELEASED_SYSTEM', 'PROMPTS_DIR', 'KINDS', 'DATASETS', 'PROMPT_IDS', 'N_EXAMPLES', 'LAYOUTS', 'FOBAR_SUFFIX',
            'SV_SUFFIX', 'FOBAR_SUFFIX_MATH', 'SV_SUFFIX_MATH', 'UNKNOWN_VARIABLE', 'ALPACA_TEMPLATE',
            'ALPACA_INPUT_TEMPLATE', 'EVAL_SUFFIX', 'Prompt', 'PromptError', 'check_overrides', 'load_prompt', 'render',
-           'cot_messages', 'rephrase_messages', 'sv_statement_messages', 'backward_messages', 'sv_backward_messages',
            'fobar_question', 'sv_question', 'split_asking_sentence', 'split_last_clause', 'alpaca_prompt',
            'eval_prompt']
 
@@ -169,27 +167,6 @@ def render(kind: str, dataset: str, fields: dict, chat=True, system=True, overri
     if n_shots is not None: p = replace(p, examples=p.examples[:n_shots])
     if not chat: return p.text(**fields)
     return p.messages(system=system, **fields) if layout == 'chat' else p.released_messages(system=system, **fields)
-
-def cot_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
-    "Few-shot chain of thought for `question` (responses end with 'The answer is: X')"
-    return render('cot', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
-
-def rephrase_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
-    "Few-shot rephrasing of `question`"
-    return render('rephrase', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
-
-# %% ../nbs/04_prompts.ipynb #031f547d
-def sv_statement_messages(question, answer, dataset='gsm8k', chat=True, overrides=None, layout='released'):
-    "Few-shot rewriting of `question` plus its `answer` into a declarative statement (for SV)"
-    return render('sv_statement', dataset, dict(question=question, answer=answer), chat, overrides=overrides, layout=layout)
-
-def backward_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
-    "Few-shot backward reasoning that solves a FOBAR question for the unknown variable"
-    return render('backward', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
-
-def sv_backward_messages(question, dataset='gsm8k', chat=True, overrides=None, layout='released'):
-    "Few-shot backward reasoning that solves an SV question for the unknown variable"
-    return render('sv_backward', dataset, dict(question=question), chat, overrides=overrides, layout=layout)
 
 # %% ../nbs/04_prompts.ipynb #f599f7d4
 FOBAR_SUFFIX = "If we know the answer to the above question is {answer}, what is the value of unknown variable x?"
