@@ -20,7 +20,9 @@ from metamath_nb.config import EvalConfig, TeacherConfig, VLLMConfig
 from metamath_nb.data import mini_seeds
 from metamath_nb.evaluate import evaluate, read_predictions
 from metamath_nb.models import load_model, smollm2_path, tiny_llama
-from metamath_nb.teacher import GenRequest, TeacherCache, make_teacher
+from metamath_nb.call_cache import TeacherCache
+from metamath_nb.gen_types import GenRequest
+from metamath_nb.teacher import make_teacher
 
 FP32 = dict(dtype='float32', enforce_eager=True, kv_cache_gib=1)
 ITEMS = list(mini_seeds('gsm8k'))[-6:]
