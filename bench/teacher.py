@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from metamath_nb.config import TeacherConfig
-from metamath_nb.teacher import GenRequest, make_teacher
+from metamath_nb.gen_types import GenRequest
+from metamath_nb.teacher import make_teacher
 from metamath_nb.testserver import server_process, server_stats
 
 LATENCY, SECONDS = 0.05, 3.0

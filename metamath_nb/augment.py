@@ -13,7 +13,7 @@ from typing import Literal, Optional
 import pandas as pd
 
 from . import grading, paper_grader, prompts
-from .teacher import GenRequest, GenResult
+from .gen_types import GenRequest, GenResult
 from .vocabulary import (AUG_NAMES, DISAGREEMENT, FUNNEL, GRADER_KIND, METAMATHQA_FIELDS, RELEASED_READING, Dataset,
                                     dataset_of, metamath_type, require_keys)
 

@@ -17,7 +17,10 @@ from .files import atomic_write_text, file_sha256
 from .data import Problem, load_benchmark
 from .grading import grade_output
 from .prompts import eval_prompt as paper_eval_prompt
-from .teacher import GenRequest, Teacher, TeacherCache, cut_at_stop, hf_generate
+from .call_cache import TeacherCache
+from .gen_types import GenRequest, cut_at_stop
+from .local_generate import hf_generate
+from .teacher import Teacher
 from .stats import wilson_ci
 from .vllm_server import vllm_available
 from .vocabulary import BENCH_KIND, DEFAULT_MAX_NEW_TOKENS

@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cache(a) -> int:
     "metamath-nb cache ACTION [PATH] [OUT]"
-    from metamath_nb.teacher import cache_main
+    from metamath_nb.call_cache import cache_main
     path, out = a.path, a.out
     if a.action == 'export' and out is None:
         if path is None: print("metamath-nb cache export: name the output file: metamath-nb cache export [PATH] OUT", file=sys.stderr); return EXIT_USAGE

@@ -4,295 +4,24 @@
 
 # %% ../nbs/03_teacher.ipynb #74395b7f
 from __future__ import annotations
-import asyncio, hashlib, json, logging, math, os, random, sqlite3, threading, time
+import asyncio, logging, math, threading, time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Optional, Sequence
 
+from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .config import Price, TeacherConfig, redact
+from .config import Price, TeacherConfig
+from .gen_types import GenRequest, GenResult
+from .call_cache import TeacherCache, call_key, request_json
+from .http_backend import CallFailed, OpenAIBackend
+from .local_generate import HFBackend
+from .vllm_server import VLLMBackend
 
 log = logging.getLogger('metamath_nb.teacher')
 
 # %% auto #0
-__all__ = ['log', 'RETRY_STATUS', 'GenRequest', 'GenResult', 'cut_at_stop', 'sample_seed', 'hf_generate', 'request_json',
-           'call_key', 'TeacherCache', 'cache_main', 'prompt_bytes', 'Ledger', 'CallFailed', 'Endpoint',
-           'OpenAIBackend', 'HFBackend', 'JobStats', 'Teacher', 'make_teacher']
-
-# %% ../nbs/03_teacher.ipynb #8c34c73f
-@dataclass
-class GenRequest:
-    "One generation request: chat messages or a raw prompt, with its sampling parameters"
-    messages: Optional[list[dict]] = None # [{'role': 'user', 'content': '...'}, ...]
-    prompt: Optional[str] = None          # a raw completion prompt (when `messages` is None)
-    n: int = 1                            # samples wanted
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int = 256
-    stop: Optional[list[str]] = None      # stop strings (excluded from the text)
-    seed: int = 0
-
-    def __post_init__(self):
-        if (self.messages is None) == (self.prompt is None): raise ValueError("GenRequest needs exactly one of `messages` or `prompt`")
-        if isinstance(self.stop, str): self.stop = [self.stop]
-        if self.n < 1: raise ValueError(f"GenRequest.n must be >= 1, got {self.n}")
-        if self.max_tokens < 1: raise ValueError(f"GenRequest.max_tokens must be >= 1, got {self.max_tokens}")
-        for i, m in enumerate(self.messages or []):
-            if not isinstance(m, dict) or not isinstance(m.get('role'), str) or not isinstance(m.get('content'), str):
-                raise ValueError(f"GenRequest.messages[{i}] must be a dict with string 'role' and 'content', got {m!r}")
-
-    @property
-    def kind(self) -> str: return 'chat' if self.messages is not None else 'completion'
-
-# %% ../nbs/03_teacher.ipynb #63a64ff0
-@dataclass
-class GenResult:
-    "The n samples of one request: texts, finish reasons ('stop', 'length', 'error', 'budget') and token counts"
-    texts: list[Optional[str]]            # one per sample; None where the sample failed or was not made
-    finish_reasons: list[str]
-    prompt_tokens: int = 0
-    completion_tokens: list[int] = field(default_factory=list) # one per sample
-    error: Optional[str] = None           # the first error of a failed sample (secrets redacted)
-    cached: bool = False                  # every sample came from the cache
-    cost: float = 0.0                     # USD spent on this request now (0 for cache hits)
-
-    @property
-    def ok(self) -> bool: return self.error is None and all(t is not None for t in self.texts)
-    @property
-    def text(self) -> Optional[str]: return self.texts[0] if self.texts else None
-
-# %% ../nbs/03_teacher.ipynb #05fc516b
-def _render(tokenizer, item) -> tuple[str, bool]:
-    "Prompt text for a raw prompt or a chat message list, and whether the tokenizer should add special tokens"
-    if isinstance(item, str): return item, True
-    return tokenizer.apply_chat_template(list(item), tokenize=False, add_generation_prompt=True), False
-
-def cut_at_stop(text: str, stop=None) -> tuple[str, bool]:
-    "Cut `text` at the first stop string; also say whether one was found"
-    hits = [i for s in (stop or []) if s and (i := text.find(s)) >= 0]
-    return (text[:min(hits)], True) if hits else (text, False)
-
-# %% ../nbs/03_teacher.ipynb #659343e5
-def _eos_ids(model, tokenizer) -> set:
-    "Every token id that ends a sequence for this model"
-    ids = set()
-    for v in (getattr(model.generation_config, 'eos_token_id', None), tokenizer.eos_token_id):
-        if v is None: continue
-        ids.update(v if isinstance(v, (list, tuple)) else [v])
-    return ids
-
-def _finish(row, eos, pad_id, max_new, tokenizer, stop):
-    "Decode one generated row into (text, finish_reason, completion_tokens)"
-    k = next((p for p, t in enumerate(row) if t in eos), None)
-    if k is not None: toks, reason = row[:k], 'stop'
-    else:
-        toks = list(row)
-        if pad_id not in eos:
-            while toks and toks[-1] == pad_id: toks.pop() # a sequence ended by a stop string is padded
-        reason = 'length' if len(toks) >= max_new else 'stop'
-    text, hit = cut_at_stop(tokenizer.decode(toks, skip_special_tokens=True), stop)
-    return text, ('stop' if hit else reason), len(toks) + (k is not None)
-
-# %% ../nbs/03_teacher.ipynb #ce26bb86
-def _stop_criteria(tokenizer, stop, prompt_len):
-    "A stopping criterion that ends a sequence once its generated text contains a stop string"
-    import torch
-    from transformers import StoppingCriteria
-    k = max(len(s) for s in stop) + 2  # enough trailing tokens to hold any stop string
-    class StopOnStrings(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kw):
-            tails = tokenizer.batch_decode(input_ids[:, prompt_len:][:, -k:], skip_special_tokens=True)
-            return torch.tensor([any(s in t for s in stop) for t in tails], device=input_ids.device)
-    return StopOnStrings()
-
-# %% ../nbs/03_teacher.ipynb #ad8dbbe6
-def sample_seed(seed: int, sample_index: int) -> int:
-    "The seed sent for one sample: the request's seed for sample 0, a derived one for the others"
-    if sample_index == 0: return int(seed)
-    return int.from_bytes(hashlib.sha256(f"{seed}:{sample_index}".encode()).digest()[:4], 'big') & 0x7fffffff
-
-def _row_sampler(gens, temperature, top_p):
-    "A logits processor that samples each row with its own generator (temperature, then nucleus) and leaves greedy decoding one choice"
-    import torch
-    from transformers import LogitsProcessor
-    class RowSampler(LogitsProcessor):
-        def __call__(self, input_ids, scores):
-            probs = torch.softmax(scores.float() / temperature, dim=-1)
-            if top_p < 1:
-                p, idx = probs.sort(dim=-1, descending=True)
-                drop = p.cumsum(-1) - p > top_p            # keep the smallest set whose mass reaches top_p
-                probs = probs.scatter(-1, idx, p.masked_fill(drop, 0))
-            out = torch.full_like(scores, float('-inf'))
-            for r, g in enumerate(gens): out[r, torch.multinomial(probs[r], 1, generator=g)] = 0.0
-            return out
-    return RowSampler()
-
-def hf_generate(model, tokenizer, prompts_or_messages, # raw prompt strings and/or chat message lists
-                n=1, temperature=0., top_p=1., max_new_tokens=256, stop=None, seed=0,
-                batch_size=8, # prompts per `generate` call (each makes n sequences)
-                desc=None,    # a progress bar label; None: no bar
-                sample_indices=None, # which samples to make, each seeded with sample_seed(seed, i); default range(n)
-               ) -> list[GenResult]:
-    "Batched local generation with left padding: n samples per prompt, stop strings, finish reasons and token counts"
-    import torch
-    from transformers import GenerationConfig, LogitsProcessorList
-    items, idxs = list(prompts_or_messages), list(range(n) if sample_indices is None else sample_indices)
-    if isinstance(stop, str): stop = [stop]
-    rendered = [_render(tokenizer, it) for it in items]
-    enc = [tokenizer(t, add_special_tokens=sp)['input_ids'] for t, sp in rendered]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    eos, sample = _eos_ids(model, tokenizer), temperature > 0
-    gen_n = len(idxs) if sample else 1
-    gc = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id, eos_token_id=sorted(eos) or None)
-    order = sorted(range(len(items)), key=lambda i: -len(enc[i]))
-    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    results, dev = [None] * len(items), model.device
-    for b, idx in enumerate(tqdm(batches, desc=desc, disable=desc is None)):
-        L = max(len(enc[i]) for i in idx)
-        ids = torch.full((len(idx), L), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(idx), L), dtype=torch.long)
-        for r, i in enumerate(idx):
-            ids[r, L - len(enc[i]):] = torch.tensor(enc[i]); mask[r, L - len(enc[i]):] = 1
-        procs = LogitsProcessorList([_row_sampler([torch.Generator().manual_seed(sample_seed(seed, j)) for _ in idx for j in idxs], temperature, top_p)] if sample else [])
-        with torch.no_grad():
-            out = model.generate(input_ids=ids.repeat_interleave(gen_n, 0).to(dev), attention_mask=mask.repeat_interleave(gen_n, 0).to(dev),
-                                 generation_config=gc, logits_processor=procs,
-                                 **(dict(stopping_criteria=[_stop_criteria(tokenizer, stop, L)]) if stop else {}))
-        new = out[:, L:].cpu().tolist()
-        for r, i in enumerate(idx):
-            done = [_finish(new[r * gen_n + j], eos, pad_id, max_new_tokens, tokenizer, stop) for j in range(gen_n)]
-            if not sample: done = done * len(idxs)
-            results[i] = GenResult([d[0] for d in done], [d[1] for d in done], len(enc[i]), [d[2] for d in done])
-    return results
-
-# %% ../nbs/03_teacher.ipynb #2473ba95
-def request_json(backend: str, model: str, req: GenRequest) -> str:
-    "Canonical JSON of what a request asks (numbers normalised, so 0 and 0.0 are the same request)"
-    d = {'backend': backend, 'model': model, 'temperature': float(req.temperature), 'top_p': float(req.top_p),
-         'max_tokens': int(req.max_tokens), 'stop': list(req.stop) if req.stop else None, 'seed': int(req.seed)}
-    d.update({'messages': req.messages} if req.messages is not None else {'prompt': req.prompt})
-    return json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(',', ':'))
-
-def call_key(rjson: str, sample_index: int) -> str:
-    "Content address of one sample of a request (from `request_json`)"
-    return hashlib.sha256(f"{rjson}#{sample_index}".encode()).hexdigest()
-
-# %% ../nbs/03_teacher.ipynb #fca82c7d
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (rkey TEXT PRIMARY KEY, request TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS samples (key TEXT PRIMARY KEY, rkey TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL,
-  sample_index INTEGER NOT NULL, text TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
-  cost REAL, created REAL);
-CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, rkey TEXT NOT NULL,
-  backend TEXT, model TEXT, sample_index INTEGER, error TEXT, attempts INTEGER, created REAL);
-CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL, finished REAL, description TEXT,
-  stats TEXT);
-"""
-
-class TeacherCache:
-    "Persistent, content-addressed store of finished samples (SQLite in WAL mode); a row commits before its call counts as done"
-    def __init__(self, path, synchronous='NORMAL'): # NORMAL survives a killed process; FULL also a power cut
-        self.path = Path(path); self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-        self.con.execute('PRAGMA journal_mode=WAL'); self.con.execute(f'PRAGMA synchronous={synchronous}')
-        self.con.executescript(_SCHEMA)
-        self.lock = threading.Lock()
-
-    def get_many(self, keys) -> dict:
-        "key -> (text, finish_reason, prompt_tokens, completion_tokens) for the keys that are cached"
-        keys, out = list(keys), {}
-        with self.lock:
-            for s in range(0, len(keys), 900):
-                part = keys[s:s + 900]
-                q = f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM samples WHERE key IN ({','.join('?' * len(part))})"
-                out.update((r[0], r[1:]) for r in self.con.execute(q, part))
-        return out
-
-    def close(self): self.con.close()
-
-# %% ../nbs/03_teacher.ipynb #1b855b91
-def _put(self: TeacherCache, key, rjson, backend, model, sample_index, text, finish_reason, prompt_tokens, completion_tokens, cost=0.0):
-    "Store one finished sample; durable when this returns"
-    rkey = hashlib.sha256(rjson.encode()).hexdigest()
-    with self.lock:
-        self.con.execute('BEGIN IMMEDIATE')
-        try:
-            self.con.execute('INSERT OR IGNORE INTO requests VALUES (?, ?)', (rkey, rjson))
-            self.con.execute('INSERT OR REPLACE INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?)', (key, rkey, backend, model,
-                sample_index, text, finish_reason, prompt_tokens, completion_tokens, cost, time.time()))
-            self.con.execute('COMMIT')
-        except BaseException: self.con.execute('ROLLBACK'); raise
-
-def _put_many(self: TeacherCache, rows):
-    "Store many finished samples in one transaction (rows as the arguments of `put`); durable when this returns"
-    rows = [(hashlib.sha256(r[1].encode()).hexdigest(), *r) for r in rows]
-    with self.lock:
-        self.con.execute('BEGIN IMMEDIATE')
-        try:
-            self.con.executemany('INSERT OR IGNORE INTO requests VALUES (?, ?)', [(r[0], r[2]) for r in rows])
-            self.con.executemany('INSERT OR REPLACE INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?)',
-                [(key, rkey, b, m, i, text, fin, pt, ct, cost, time.time()) for rkey, key, _, b, m, i, text, fin, pt, ct, cost in rows])
-            self.con.execute('COMMIT')
-        except BaseException: self.con.execute('ROLLBACK'); raise
-
-def _put_failure(self: TeacherCache, key, rjson, backend, model, sample_index, error, attempts):
-    "Record a call that failed for good, with its (redacted) error"
-    rkey = hashlib.sha256(rjson.encode()).hexdigest()
-    with self.lock:
-        self.con.execute('BEGIN IMMEDIATE')
-        self.con.execute('INSERT OR IGNORE INTO requests VALUES (?, ?)', (rkey, rjson))
-        self.con.execute('INSERT INTO failures (key, rkey, backend, model, sample_index, error, attempts, created) VALUES (?,?,?,?,?,?,?,?)',
-                         (key, rkey, backend, model, sample_index, error, attempts, time.time()))
-        self.con.execute('COMMIT')
-
-TeacherCache.put, TeacherCache.put_many, TeacherCache.put_failure = _put, _put_many, _put_failure
-
-# %% ../nbs/03_teacher.ipynb #abfa7301
-def _cache_stats(self: TeacherCache) -> dict:
-    "Counts, tokens and cost per backend and model; failures; the integrity check"
-    with self.lock:
-        rows = self.con.execute("""SELECT backend, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost)
-                                   FROM samples GROUP BY backend, model""").fetchall()
-        fails = self.con.execute('SELECT COUNT(*), COUNT(DISTINCT key) FROM failures').fetchone()
-        unresolved = self.con.execute('SELECT COUNT(DISTINCT key) FROM failures WHERE key NOT IN (SELECT key FROM samples)').fetchone()[0]
-    models = [dict(backend=b, model=m, samples=c, prompt_tokens=p or 0, completion_tokens=q or 0, cost_usd=round(s or 0, 6)) for b, m, c, p, q, s in rows]
-    return {'path': str(self.path), 'samples': sum(m['samples'] for m in models), 'models': models,
-            'failures': fails[0], 'failed_calls_unresolved': unresolved, 'cost_usd': round(sum(m['cost_usd'] for m in models), 6)}
-
-def _integrity(self: TeacherCache) -> str:
-    "SQLite's `PRAGMA integrity_check` ('ok' when the file is sound)"
-    with self.lock: return '; '.join(r[0] for r in self.con.execute('PRAGMA integrity_check'))
-
-def _export(self: TeacherCache, path) -> int:
-    "Write every cached sample with its request as JSON lines; returns the number of rows"
-    n, path = 0, Path(path)
-    with self.lock, open(path, 'w') as f:
-        for row in self.con.execute("""SELECT s.key, s.backend, s.model, s.sample_index, r.request, s.text, s.finish_reason,
-                  s.prompt_tokens, s.completion_tokens, s.cost, s.created FROM samples s JOIN requests r USING (rkey) ORDER BY s.created"""):
-            d = dict(zip(('key', 'backend', 'model', 'sample_index', 'request', 'text', 'finish_reason', 'prompt_tokens',
-                          'completion_tokens', 'cost_usd', 'created'), row))
-            d['request'] = json.loads(d['request']); f.write(json.dumps(d, ensure_ascii=False) + '\n'); n += 1
-    return n
-
-TeacherCache.stats, TeacherCache.integrity_check, TeacherCache.export = _cache_stats, _integrity, _export
-
-# %% ../nbs/03_teacher.ipynb #a5900e17
-def cache_main(argv=None):
-    "Inspect a teacher cache from the command line: stats, check (integrity), export"
-    import argparse, sys
-    p = argparse.ArgumentParser(description='Inspect a metamath-nb teacher cache')
-    p.add_argument('command', choices=['stats', 'check', 'export']); p.add_argument('path'); p.add_argument('out', nargs='?')
-    a = p.parse_args(argv)
-    if not Path(a.path).exists(): sys.exit(f"{a.path}: no such cache")
-    c = TeacherCache(a.path)
-    if a.command == 'stats': print(json.dumps(c.stats(), indent=2))
-    elif a.command == 'check':
-        r = c.integrity_check(); print(r)
-        if r != 'ok': sys.exit(1)
-    else:
-        if not a.out: sys.exit('export needs an output path')
-        print(f"{c.export(a.out)} samples -> {a.out}")
+__all__ = ['log', 'prompt_bytes', 'Ledger', 'JobStats', 'Teacher', 'make_teacher']
 
 # %% ../nbs/03_teacher.ipynb #1552e24a
 def prompt_bytes(req: GenRequest) -> int:
@@ -325,151 +54,6 @@ class Ledger:
         self.calls += 1; self.prompt_tokens += prompt_tokens; self.completion_tokens += completion_tokens; self.spent += c
         return c
 
-# %% ../nbs/03_teacher.ipynb #e4f65a9c
-class CallFailed(Exception):
-    "A call that failed for good; `attempts` says how many requests were made"
-    def __init__(self, msg, attempts=1): super().__init__(msg); self.attempts = attempts
-
-# %% ../nbs/03_teacher.ipynb #dc8c424c
-RETRY_STATUS = {408, 409, 429}
-
-@dataclass
-class Endpoint:
-    "One base URL of an OpenAI-compatible service, with its load and health"
-    url: str
-    in_flight: int = 0; sent: int = 0; ok: int = 0; errors: int = 0
-    fails_in_row: int = 0; down_until: float = 0.0   # time.monotonic() before which the endpoint is left alone
-    proxy: Any = None; proxy_auth: Any = None        # from the environment, looked up once per job
-
-class OpenAIBackend:
-    "Any OpenAI-compatible endpoints (OpenAI, vLLM servers, llama.cpp server, Ollama): async, retried, spread, key from the environment"
-    name = 'openai'
-    def __init__(self, cfg: TeacherConfig, backoff_s=0.5, backoff_cap_s=30.0):
-        self.cfg, self.backoff_s, self.backoff_cap_s, self.model = cfg, backoff_s, backoff_cap_s, cfg.model
-        self.set_endpoints(cfg.endpoints or [cfg.base_url or 'https://api.openai.com/v1'])
-        self.requests_made = 0; self.retries = 0
-
-    def set_endpoints(self, urls):
-        self.endpoints = [Endpoint(u.rstrip('/')) for u in urls]
-    @property
-    def base_url(self) -> str: return self.endpoints[0].url
-    @property
-    def max_in_flight(self) -> int: return self.cfg.max_in_flight
-    def prepare(self): "Make the endpoints ready (nothing to do for endpoints that run elsewhere)"
-    def close(self): "Release what `prepare` started"
-
-    def _key(self) -> Optional[str]:
-        "The API key, read from the environment at request time (never stored)"
-        if not self.cfg.api_key_env: return None
-        k = os.environ.get(self.cfg.api_key_env)
-        if not k: raise CallFailed(f"environment variable {self.cfg.api_key_env} (teacher.api_key_env) is not set", 0)
-        return k
-
-    def _redact(self, text: str, everything=True) -> str:
-        "Remove the key from `text`; with `everything`, every secret-looking environment value too (for error texts)"
-        k = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
-        if k and k in text: text = text.replace(k, '***')
-        return redact(text, extra_names=(self.cfg.api_key_env,) if self.cfg.api_key_env else ()) if everything else text
-
-    def payload(self, req: GenRequest, sample_index: int) -> tuple[str, dict]:
-        "URL path and JSON body of the request for one sample (a seed only where it samples)"
-        body = {'model': self.model, 'n': 1, 'temperature': float(req.temperature), 'top_p': float(req.top_p), 'max_tokens': int(req.max_tokens)}
-        if req.temperature > 0: body['seed'] = sample_seed(req.seed, sample_index)
-        if req.stop: body['stop'] = list(req.stop)
-        if req.messages is not None: return '/chat/completions', {**body, 'messages': req.messages}
-        return '/completions', {**body, 'prompt': req.prompt}
-
-# %% ../nbs/03_teacher.ipynb #c174eac2
-def _parse(kind: str, data) -> tuple[str, str, int, int]:
-    "text, finish_reason, prompt_tokens, completion_tokens of a completion body; ValueError when malformed"
-    try:
-        c = data['choices'][0]
-        text = c['message']['content'] if kind == 'chat' else c['text']
-        if text is None and c.get('finish_reason'): text = ''  # e.g. a content filter answered with no text
-        if not isinstance(text, str): raise TypeError(f"text is {type(text).__name__}")
-        u = data.get('usage') or {}
-        pt, ct = u.get('prompt_tokens'), u.get('completion_tokens')
-        return text, str(c.get('finish_reason') or 'stop'), int(pt) if pt is not None else -1, int(ct) if ct is not None else -1
-    except (KeyError, IndexError, TypeError, ValueError) as e: raise ValueError(f"malformed completion body ({type(e).__name__}: {e})") from None
-
-def _retry_after(headers) -> Optional[float]:
-    "Seconds the server asked us to wait (retry-after-ms, else Retry-After in seconds), if any"
-    for k, scale in (('retry-after-ms', 1e-3), ('retry-after', 1.0)):
-        if k not in headers: continue
-        try: return max(0.0, float(headers[k]) * scale)
-        except ValueError: continue   # an HTTP date: fall back to our own backoff
-    return None
-
-# %% ../nbs/03_teacher.ipynb #260542fe
-async def _endpoint(self: OpenAIBackend, avoid=None) -> Endpoint:
-    "The endpoint for the next attempt: the least busy of those up, another than `avoid` where possible; waits while all are down"
-    while True:
-        now = time.monotonic()
-        up = [e for e in self.endpoints if e.down_until <= now]
-        if up: return min([e for e in up if e is not avoid] or up, key=lambda e: (e.in_flight, e.sent))
-        await asyncio.sleep(max(0.0, min(e.down_until for e in self.endpoints) - now))
-
-def _down(self: OpenAIBackend, ep: Endpoint):
-    "Leave an endpoint that failed at the connection level alone for a while (longer after each failure in a row)"
-    ep.fails_in_row += 1
-    ep.down_until = time.monotonic() + min(self.backoff_cap_s, self.backoff_s * 2 ** (ep.fails_in_row - 1))
-OpenAIBackend._endpoint, OpenAIBackend._down = _endpoint, _down
-
-async def _call(self: OpenAIBackend, session, req: GenRequest, sample_index: int) -> tuple:
-    "One sample with retries: (text, finish_reason, prompt_tokens, completion_tokens, attempts); CallFailed when it keeps failing"
-    import aiohttp
-    path, body = self.payload(req, sample_index)
-    key, err, data, ep = self._key(), None, json.dumps(body).encode(), None
-    headers = {'Content-Type': 'application/json', **({'Authorization': f'Bearer {key}'} if key else {})}
-    for attempt in range(self.cfg.max_retries + 1):
-        wait = min(self.backoff_cap_s, self.backoff_s * 2 ** attempt) * random.uniform(0.5, 1.0)
-        ep = await self._endpoint(avoid=ep)
-        self.requests_made += 1; ep.sent += 1; ep.in_flight += 1
-        try:
-            async with session.post(ep.url + path, data=data, headers=headers, proxy=ep.proxy, proxy_auth=ep.proxy_auth) as r:
-                status, raw, rh = r.status, await r.read(), r.headers
-        except (asyncio.TimeoutError, TimeoutError) as e: err = f"timeout after {self.cfg.timeout_s}s"; self._down(ep)
-        except aiohttp.ClientError as e: err = f"connection error ({type(e).__name__}: {e})"; self._down(ep)
-        else:
-            if status == 200:
-                try:
-                    try: payload = json.loads(raw)
-                    except ValueError as e: raise ValueError(f"malformed completion body (invalid JSON: {e})") from None
-                    text, fin, pt, ct = _parse(req.kind, payload)
-                    ep.ok += 1; ep.fails_in_row = 0
-                    return text, fin, pt, ct, attempt + 1
-                except ValueError as e: err = str(e)[:300]
-            else:
-                err = f"HTTP {status}: {raw[:300].decode(errors='replace')}"
-                if status not in RETRY_STATUS and status < 500: ep.errors += 1; raise CallFailed(self._redact(err), attempt + 1)
-                ra = _retry_after(rh)
-                if ra is not None: wait = min(ra, 600.0)
-        finally: ep.in_flight -= 1
-        ep.errors += 1
-        if attempt < self.cfg.max_retries:
-            self.retries += 1
-            now = time.monotonic()   # another endpoint that is up takes the retry at once
-            if not any(e is not ep and e.down_until <= now for e in self.endpoints): await asyncio.sleep(wait)
-    raise CallFailed(self._redact(f"gave up after {self.cfg.max_retries + 1} attempts; last error: {err}"), self.cfg.max_retries + 1)
-OpenAIBackend.call = _call
-
-# %% ../nbs/03_teacher.ipynb #3337a476
-class HFBackend:
-    "A local transformers model (CPU or CUDA) through `hf_generate`"
-    name = 'hf'
-    def __init__(self, cfg: TeacherConfig, model=None, tokenizer=None):
-        self.cfg, self.model, self.tokenizer = cfg, model, tokenizer
-        self.chunk = cfg.batch_size
-
-    def generate(self, items, n, temperature, top_p, max_tokens, stop, seed, sample_indices=None) -> list[GenResult]:
-        if self.model is None:
-            from metamath_nb.models import load_model
-            self.model, self.tokenizer = load_model(self.cfg.model, device=self.cfg.device)
-        return hf_generate(self.model, self.tokenizer, items, n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens,
-                           stop=stop, seed=seed, batch_size=self.cfg.batch_size, sample_indices=sample_indices)
-    def prepare(self): pass
-    def close(self): pass
-
 # %% ../nbs/03_teacher.ipynb #bb279c67
 def _run_sync(make_coro):
     "Run a coroutine from sync code, also where an event loop is already running (a notebook)"
@@ -497,9 +81,7 @@ class Teacher:
     def __init__(self, cfg: TeacherConfig, backend=None, cache: Optional[TeacherCache] = None, progress=True,
                  log_dir=None):  # backend vllm: where the servers' records and logs go
         self.cfg, self.progress, self.stats = cfg, progress, None
-        if backend is None and cfg.backend == 'vllm':
-            from metamath_nb.vllm_server import VLLMBackend
-            backend = VLLMBackend(cfg, log_dir=log_dir)
+        if backend is None and cfg.backend == 'vllm': backend = VLLMBackend(cfg, log_dir=log_dir)
         self.backend = backend or {'openai': OpenAIBackend, 'hf': HFBackend}[cfg.backend](cfg)
         self.cache = cache or TeacherCache(cfg.cache_path or 'outputs/cache/teacher.sqlite')
         price = cfg.prices.get(cfg.model)
@@ -531,7 +113,8 @@ class Teacher:
                 'cost_worst_usd': round(worst, 6), 'budget_left_usd': None if self.cfg.budget_usd is None else round(self.cfg.budget_usd - self.ledger.spent, 6)}
 
 # %% ../nbs/03_teacher.ipynb #d547bfaa
-def _generate(self: Teacher, requests: Sequence[GenRequest], desc: str = '') -> list[GenResult]:
+@patch
+def generate(self: Teacher, requests: Sequence[GenRequest], desc: str = '') -> list[GenResult]:
     "One GenResult per request, in order: cached samples reused, missing ones made, each committed before it counts"
     t0, requests = time.time(), list(requests)
     rjs, keys, hit = self._plan(requests)
@@ -579,15 +162,9 @@ def _generate(self: Teacher, requests: Sequence[GenRequest], desc: str = '') -> 
         if st.failed: log.warning("%d of %d teacher calls failed (recorded in %s)", st.failed, len(todo), self.cache.path)
         if st.stop_reason: log.warning("teacher job stopped: %s; %d calls not started", st.stop_reason, st.not_started)
     return [self._result(r, ks, out, st) for r, ks in zip(requests, keys)]
-Teacher.generate = _generate
-
-def _log_job(self: TeacherCache, started, desc, st: JobStats):
-    "Append a job's stats to the ledger of jobs"
-    with self.lock: self.con.execute('INSERT INTO jobs (started, finished, description, stats) VALUES (?,?,?,?)',
-                                     (started, time.time(), desc, json.dumps(st.__dict__)))
-TeacherCache.log_job = _log_job
 
 # %% ../nbs/03_teacher.ipynb #098eb58f
+@patch
 def _result(self: Teacher, req: GenRequest, ks, out, st) -> GenResult:
     "Assemble one request's GenResult from its samples' outcomes"
     texts, fins, cts, errs, pts, cost, cached = [], [], [], [], [0], 0.0, True
@@ -600,9 +177,9 @@ def _result(self: Teacher, req: GenRequest, ks, out, st) -> GenResult:
         texts.append(text); fins.append(fin); cts.append(ct); pts.append(pt); cost += c; cached &= was_cached
         if err: errs.append(err)
     return GenResult(texts, fins, max(pts), cts, errs[0] if errs else None, cached, cost)
-Teacher._result = _result
 
 # %% ../nbs/03_teacher.ipynb #591e4d85
+@patch
 async def _run_http(self: Teacher, requests, todo, done, fail, st, state, show):
     "Make the missing calls over HTTP with at most `max_in_flight` in flight, within the budget"
     import aiohttp
@@ -636,9 +213,9 @@ async def _run_http(self: Teacher, requests, todo, done, fail, st, state, show):
         finally:
             st.requests, st.retries = be.requests_made - r0, be.retries - t0
             st.endpoints = {e.url: dict(zip(('sent', 'ok', 'errors'), (a - b for a, b in zip((e.sent, e.ok, e.errors), e0.get(e.url, (0, 0, 0)))))) for e in be.endpoints}
-Teacher._run_http = _run_http
 
 # %% ../nbs/03_teacher.ipynb #22782db6
+@patch
 def _run_local(self: Teacher, requests, todo, done, st):
     "Make the missing calls with a local backend, a chunk of prompts at a time, grouped by sampling parameters and missing samples"
     missing = defaultdict(list)                          # request index -> [(key, sample index)]
@@ -661,7 +238,6 @@ def _run_local(self: Teacher, requests, todo, done, st):
                 for j, (key, i) in enumerate(missing[ri]):
                     done(key, ri, i, r.texts[j], r.finish_reasons[j], r.prompt_tokens, r.completion_tokens[j],
                          self.ledger.settle(w / m, r.prompt_tokens, r.completion_tokens[j]))
-Teacher._run_local = _run_local
 
 # %% ../nbs/03_teacher.ipynb #decefa10
 def make_teacher(cfg: TeacherConfig, **kw) -> Teacher:

@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
+from fastcore.basics import patch
+from .gen_types import cut_at_stop
+
 # %% auto #0
 __all__ = ['FAULT_KINDS', 'prompt_text', 'echo_responder', 'scripted_responder', 'model_responder', 'request_digest',
            'OpenAITestServer', 'main', 'server_process', 'server_stats']
@@ -39,7 +42,7 @@ def scripted_responder(replies: dict, default=echo_responder) -> Callable:
 
 def model_responder(model, tokenizer) -> Callable:
     "Answer with a local transformers model through `hf_generate` (one request at a time, off the event loop)"
-    from metamath_nb.teacher import hf_generate
+    from metamath_nb.local_generate import hf_generate
     lock = threading.Lock()
     def respond(body, index):
         item = body['messages'] if 'messages' in body else prompt_text(body)
@@ -66,7 +69,6 @@ def _http(status: int, payload: bytes, headers=()) -> bytes:
 # %% ../nbs/03a_testserver.ipynb #a93f944c
 def _choices(body, responder_texts, kind):
     "OpenAI-style choices and usage (word counts stand in for tokens); honours max_tokens and stop"
-    from metamath_nb.teacher import cut_at_stop
     stop = body.get('stop') or []
     stop = [stop] if isinstance(stop, str) else stop
     choices, ctoks = [], 0
@@ -106,6 +108,8 @@ class OpenAITestServer:
 
     @property
     def base_url(self) -> str: return f"http://127.0.0.1:{self.port}/v1"
+    def __enter__(self): return self.start()
+    def __exit__(self, *a): self.stop()
 
     def stats(self) -> dict:
         "Requests received, faults injected, answers served (in total, distinct and repeated)"
@@ -125,6 +129,7 @@ class OpenAITestServer:
         return None
 
 # %% ../nbs/03a_testserver.ipynb #d4a614a9
+@patch
 async def _serve_request(self: OpenAITestServer, method, path, raw, writer, hdrs=None) -> bool:
     "Answer one request; return whether the connection stays open"
     if method == 'GET' and path == '/_stats':
@@ -166,9 +171,9 @@ async def _serve_request(self: OpenAITestServer, method, path, raw, writer, hdrs
         with self._lock: self.served[request_digest(body)] += 1
     writer.write(_http(200, out))
     return True
-OpenAITestServer._serve_request = _serve_request
 
 # %% ../nbs/03a_testserver.ipynb #38b877a1
+@patch
 async def _handle(self: OpenAITestServer, reader, writer):
     "Serve one keep-alive connection"
     self._tasks.add(asyncio.current_task())
@@ -186,10 +191,10 @@ async def _handle(self: OpenAITestServer, reader, writer):
         self._tasks.discard(asyncio.current_task())
         try: writer.close()
         except Exception: pass
-OpenAITestServer._handle = _handle
 
 # %% ../nbs/03a_testserver.ipynb #c7720690
-def _start(self: OpenAITestServer) -> OpenAITestServer:
+@patch
+def start(self: OpenAITestServer) -> OpenAITestServer:
     "Start serving on 127.0.0.1 in a background thread"
     ready = threading.Event()
     def run():
@@ -204,13 +209,10 @@ def _start(self: OpenAITestServer) -> OpenAITestServer:
     if not ready.wait(10): raise RuntimeError("test server did not start")
     return self
 
-def _stop(self: OpenAITestServer):
+@patch
+def stop(self: OpenAITestServer):
     "Stop serving and close every connection"
     if self.loop and self.thread.is_alive(): self.loop.call_soon_threadsafe(self.loop.stop); self.thread.join(10)
-
-OpenAITestServer.start, OpenAITestServer.stop = _start, _stop
-OpenAITestServer.__enter__ = lambda self: self.start()
-OpenAITestServer.__exit__ = lambda self, *a: self.stop()
 
 # %% ../nbs/03a_testserver.ipynb #58216f40
 def main(argv=None):

@@ -8,9 +8,11 @@ import atexit, functools, importlib.util, json, os, signal, socket, subprocess, 
 from pathlib import Path
 from typing import Optional
 
+from fastcore.basics import patch
+
 from .config import TeacherConfig, VLLMConfig, redact
 from .files import atomic_write_text, now
-from .teacher import OpenAIBackend
+from .http_backend import OpenAIBackend
 
 # %% auto #0
 __all__ = ['project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'kv_bytes_per_token', 'full_length', 'cpu_max_num_seqs',
@@ -204,7 +206,8 @@ class VLLMServer:
     def __exit__(self, *a): self.stop()
 
 # %% ../nbs/03b_vllm_server.ipynb #6b3ffb67
-def _start(self: VLLMServer, wait: bool = True) -> VLLMServer:
+@patch
+def start(self: VLLMServer, wait: bool = True) -> VLLMServer:
     "Start the server (under its guardian); with `wait`, return once it answers"
     py = vllm_python(self.cfg.python)
     if py is None: raise RuntimeError("no vLLM environment: `make install` sets up .venv-vllm; or set vllm.python or $METAMATH_VLLM_PYTHON")
@@ -227,14 +230,14 @@ def _start(self: VLLMServer, wait: bool = True) -> VLLMServer:
     self._save()
     if wait: self.wait_ready()
     return self
-VLLMServer.start = _start
 
 # %% ../nbs/03b_vllm_server.ipynb #107d3fcb
 def _tail(path, n=30) -> str:
     try: return '\n'.join(Path(path).read_text(errors='replace').splitlines()[-n:])
     except OSError: return ''
 
-def _wait_ready(self: VLLMServer):
+@patch
+def wait_ready(self: VLLMServer):
     "Wait until `/v1/models` lists the served model; stop the server and raise when it dies or takes too long"
     t0, opener = time.time(), urllib.request.build_opener(urllib.request.ProxyHandler({}))
     pidfile = self.log_dir/f'{self.name}.pid'
@@ -252,10 +255,10 @@ def _wait_ready(self: VLLMServer):
             raise TimeoutError(f"vLLM server {self.name} not ready after {self.cfg.startup_timeout_s}s (vllm.startup_timeout_s); see {self.log_path}")
         time.sleep(0.5)
     self.record.update(pid=self.pid, ready_s=round(time.time() - t0, 1), max_num_seqs=self.max_num_seqs); self._save()
-VLLMServer.wait_ready = _wait_ready
 
 # %% ../nbs/03b_vllm_server.ipynb #419a4d7f
-def _stop(self: VLLMServer, timeout: float = 60):
+@patch
+def stop(self: VLLMServer, timeout: float = 60):
     "Stop the server and everything it started (SIGTERM, SIGKILL after the grace period); safe to call twice"
     if self.proc is None: return
     if self.proc.poll() is None:
@@ -270,11 +273,10 @@ def _stop(self: VLLMServer, timeout: float = 60):
     self.record.update(stopped=now(), exit_code=self.proc.returncode); self._save()
     self.proc = None
 
-def _kill(self: VLLMServer):
+@patch
+def kill(self: VLLMServer):
     "Kill the server's processes at once with SIGKILL, as a crash would (the guardian then exits)"
     if self.pid: os.killpg(self.pid, signal.SIGKILL)
-
-VLLMServer.stop, VLLMServer.kill = _stop, _kill
 
 # %% ../nbs/03b_vllm_server.ipynb #6139ba09
 def gpu_groups(cfg: VLLMConfig) -> list[str]:

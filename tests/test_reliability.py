@@ -227,7 +227,7 @@ def test_every_argument_has_help_and_there_is_a_version():
 def test_cache_help_and_default_path(tmp_path):
     rc, out, _ = cli('cache', '--help')
     assert rc == 0 and out.startswith('usage: metamath-nb cache') and 'outputs/cache/teacher.sqlite' in out
-    from metamath_nb.teacher import TeacherCache
+    from metamath_nb.call_cache import TeacherCache
     TeacherCache(tmp_path/'outputs'/'cache'/'teacher.sqlite').close()
     rc, out, err = cli('cache', 'stats', cwd=tmp_path)
     assert rc == 0 and json.loads(out)['samples'] == 0, err

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from metamath_nb.teacher import GenRequest, TeacherCache, call_key, request_json
+from metamath_nb.call_cache import TeacherCache, call_key, request_json
+from metamath_nb.gen_types import GenRequest
 from metamath_nb.testserver import OpenAITestServer, echo_responder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +21,8 @@ N, IN_FLIGHT, KILLS, MODEL = 400, 8, 4, 'crash-model'
 JOB = """
 import json, sys
 from metamath_nb.config import TeacherConfig
-from metamath_nb.teacher import GenRequest, make_teacher
+from metamath_nb.gen_types import GenRequest
+from metamath_nb.teacher import make_teacher
 url, cache, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cfg = TeacherConfig(backend='openai', model='crash-model', base_url=url, cache_path=cache, max_in_flight=%d, timeout_s=10)
 t = make_teacher(cfg, progress=False)

@@ -20,7 +20,9 @@ from metamath_nb.config import EvalConfig, TeacherConfig, VLLMConfig
 from metamath_nb.data import mini_seeds
 from metamath_nb.evaluate import evaluate, read_predictions
 from metamath_nb.models import load_model, smollm2_path, tiny_llama
-from metamath_nb.teacher import GenRequest, TeacherCache, make_teacher
+from metamath_nb.call_cache import TeacherCache
+from metamath_nb.gen_types import GenRequest
+from metamath_nb.teacher import make_teacher
 
 FP32 = dict(dtype='float32', enforce_eager=True, kv_cache_gib=1)
 ITEMS = list(mini_seeds('gsm8k'))[-6:]
@@ -51,15 +53,22 @@ def smollm2_server(adapter, tmp_path_factory):
 
 def _outputs(res, bench='gsm8k'): return [r['output'] for r in read_predictions(res.predictions[bench])]
 
+EVAL = EvalConfig(model='smollm2', max_new_tokens={'gsm8k': 48}, device='cpu', batch_size=8)
 
-def test_greedy_eval_equals_transformers(smollm2_server, tmp_path):
-    cfg = EvalConfig(model='smollm2', max_new_tokens={'gsm8k': 48}, device='cpu', batch_size=8)
-    hf = evaluate(cfg, tmp_path/'hf', problems={'gsm8k': ITEMS})
-    vl = evaluate(cfg.model_copy(update={'engine': 'vllm', 'vllm': VLLMConfig(endpoints=[smollm2_server.base_url])}), tmp_path/'vllm', problems={'gsm8k': ITEMS})
+
+@pytest.fixture(scope='session')
+def vllm_base_eval(smollm2_server, tmp_path_factory):
+    "The greedy vLLM evaluation of the base model on ITEMS: the exactness test and the adapter test both compare with it"
+    cfg = EVAL.model_copy(update={'engine': 'vllm', 'vllm': VLLMConfig(endpoints=[smollm2_server.base_url])})
+    return evaluate(cfg, tmp_path_factory.mktemp('eval')/'vllm', problems={'gsm8k': ITEMS})
+
+
+def test_greedy_eval_equals_transformers(vllm_base_eval, tmp_path):
+    hf, vl = evaluate(EVAL, tmp_path/'hf', problems={'gsm8k': ITEMS}), vllm_base_eval
     assert vl.metrics['protocol']['engine'] == 'vllm' and hf.metrics['protocol']['engine'] == 'hf'
     assert _outputs(vl) == _outputs(hf)
     assert vl.metrics['benchmarks']['gsm8k']['metamath'] == hf.metrics['benchmarks']['gsm8k']['metamath']
-    assert not list((tmp_path/'vllm'/'vllm').glob('journal-*'))   # a finished evaluation removes its journal
+    assert not list((vl.out_dir/'vllm').glob('journal-*'))   # a finished evaluation removes its journal
 
 
 def test_killed_eval_resumes_from_its_journal(smollm2_server, tmp_path):
@@ -78,13 +87,11 @@ def test_killed_eval_resumes_from_its_journal(smollm2_server, tmp_path):
     assert not journal.exists()
 
 
-def test_adapter_eval_equals_peft(smollm2_server, adapter, tmp_path):
-    cfg = EvalConfig(model='smollm2', max_new_tokens={'gsm8k': 48}, device='cpu', batch_size=8)
-    hf = evaluate(cfg, tmp_path/'hf', adapter=adapter, problems={'gsm8k': ITEMS[:6]})
-    vl = evaluate(cfg.model_copy(update={'engine': 'vllm', 'vllm': VLLMConfig(endpoints=[smollm2_server.base_url])}), tmp_path/'vllm',
-                  adapter=adapter, problems={'gsm8k': ITEMS[:6]})
-    base = evaluate(cfg.model_copy(update={'engine': 'vllm', 'vllm': VLLMConfig(endpoints=[smollm2_server.base_url])}), tmp_path/'base',
-                    problems={'gsm8k': ITEMS[:6]})
+def test_adapter_eval_equals_peft(smollm2_server, adapter, vllm_base_eval, tmp_path):
+    hf = evaluate(EVAL, tmp_path/'hf', adapter=adapter, problems={'gsm8k': ITEMS})
+    vl = evaluate(EVAL.model_copy(update={'engine': 'vllm', 'vllm': VLLMConfig(endpoints=[smollm2_server.base_url])}), tmp_path/'vllm',
+                  adapter=adapter, problems={'gsm8k': ITEMS})
+    base = vllm_base_eval                          # the same 6 items without the adapter
     assert _outputs(vl) == _outputs(hf)
     assert _outputs(vl) != _outputs(base)          # the adapter was applied
 
