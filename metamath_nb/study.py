@@ -12,6 +12,7 @@ from .config import RunConfig
 from .data import Problem, Problems, load_benchmark, load_seeds, mini_seeds, seeded_subset
 from .prompts import PROMPT_IDS, load_prompt
 from .rundir import RunDir
+from .sft_data import load_sft_rows, seed_to_row
 
 # %% auto #0
 __all__ = ['fewshot_seed_ids', 'heldout_problems', 'eval_problem_sets', 'eval_model', 'run_teacher', 'sft_rows', 'zero_rows_note']
@@ -61,7 +62,6 @@ def run_teacher(cfg: RunConfig, run: RunDir):
 # %% ../nbs/10_study.ipynb #30e05308
 def sft_rows(cfg: RunConfig, run: RunDir) -> list[dict]:
     "MetaMathQA-format rows for this run's fine-tune, from every source in `cfg.finetune.data`"
-    from metamath_nb.finetune import load_sft_rows, seed_to_row
     srcs = cfg.finetune.data or 'synthesis'
     rows = []
     for src in ([srcs] if isinstance(srcs, str) else srcs):

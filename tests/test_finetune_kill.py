@@ -15,7 +15,8 @@ JOB = r'''
 import os, signal, sys
 from transformers import TrainerCallback
 from metamath_nb.config import FinetuneConfig
-from metamath_nb.finetune import finetune, load_sft_rows
+from metamath_nb.finetune import finetune
+from metamath_nb.sft_data import load_sft_rows
 
 class KillAfterLastCheckpoint(TrainerCallback):
     "SIGKILL this process once the checkpoint at max_steps is on disk (on_save runs after it is written)"
