@@ -17,7 +17,8 @@ os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 from metamath_nb.config import EvalConfig, VLLMConfig
 from metamath_nb.data import data_dir, mini_seeds, load_benchmark
 from metamath_nb.evaluate import (evaluate, eval_prompt, HFEngine, VLLMEngine, METAMATH_STOP, read_predictions,
-                                  vllm_available, wilson_ci)
+                                  vllm_available)
+from metamath_nb.stats import wilson_ci
 from metamath_nb.models import load_model, tiny_llama, smollm2_path
 from metamath_nb.vllm_server import vllm_info, vllm_python
 

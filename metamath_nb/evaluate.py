@@ -4,32 +4,29 @@
 
 # %% ../nbs/08_evaluate.ipynb #c7c22598
 from __future__ import annotations
-import hashlib, json, math, os, time
-from collections import Counter
+import hashlib, json, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 from tqdm.auto import tqdm
 
 from .config import EvalConfig, TeacherConfig
 from .files import atomic_write_text, file_sha256
 from .data import Problem, load_benchmark
-from .grading import grade_output
+from .eval_metrics import bench_metrics, grade_row, plot_breakdown, question_words
 from .prompts import eval_prompt as paper_eval_prompt
 from .call_cache import TeacherCache
 from .gen_types import GenRequest, cut_at_stop
 from .local_generate import hf_generate
 from .teacher import Teacher
-from .stats import wilson_ci
 from .vllm_server import vllm_available
 from .vocabulary import BENCH_KIND, DEFAULT_MAX_NEW_TOKENS
 
 # %% auto #0
 __all__ = ['METAMATH_STOP', 'eval_prompt', 'bench_kind', 'max_tokens_for', 'stop_strings', 'FunctionEngine', 'HFEngine',
            'adapter_base', 'load_eval_model', 'VLLMEngine', 'weights_stamp', 'make_engine', 'protocol_fingerprint',
-           'read_predictions', 'append_predictions', 'question_words', 'grade_row', 'length_bins', 'length_label',
-           'level_label', 'bench_metrics', 'plot_breakdown', 'EvalResult', 'predict_bench', 'evaluate']
+           'read_predictions', 'append_predictions', 'EvalResult', 'predict_bench', 'evaluate']
 
 # %% ../nbs/08_evaluate.ipynb #c207715f
 METAMATH_STOP = ['Question:', 'Question', 'USER:', 'USER', 'ASSISTANT:', 'ASSISTANT',
@@ -218,94 +215,6 @@ def append_predictions(path, rows):
     with open(path, 'a', encoding='utf-8') as f:
         for r in rows: f.write(json.dumps(r, ensure_ascii=False) + '\n')
         f.flush(); os.fsync(f.fileno())
-
-# %% ../nbs/08_evaluate.ipynb #7c62aa39
-def question_words(question: str) -> int:
-    "Length of a question in whitespace-separated words"
-    return len(question.split())
-
-def grade_row(row: dict, modes=('metamath', 'robust')) -> dict:
-    "Add answer_<mode>, rule_<mode>, correct_<mode>, status_<mode> to a prediction row (from its output, gold and kind)"
-    for mode in modes:
-        g = grade_output(row['output'], row['gold'], row['kind'], mode)
-        row[f'answer_{mode}'], row[f'rule_{mode}'], row[f'correct_{mode}'] = g['answer'], g['rule'], bool(g['correct'])
-        row[f'status_{mode}'] = g.get('status')
-    return row
-
-# %% ../nbs/08_evaluate.ipynb #bc5604cc
-def length_bins(lengths: Sequence[int], n_bins: int = 3) -> list[int]:
-    "Upper edges (inclusive) of `n_bins` near-equal-count groups of `lengths`"
-    s = sorted(lengths)
-    if not s: return []
-    edges = sorted({s[min(len(s) - 1, math.ceil(len(s) * (i + 1) / n_bins) - 1)] for i in range(n_bins)})
-    return edges
-
-def length_label(words: int, edges: Sequence[int]) -> str:
-    "The label of the length group `words` falls in, e.g. '1: 21-35 words'"
-    lo = 0
-    for i, e in enumerate(edges):
-        if words <= e: return f"{i + 1}: {lo + 1}-{e} words"
-        lo = e
-    return f"{len(edges)}: >{edges[-1]} words"
-
-# %% ../nbs/08_evaluate.ipynb #a55d8935
-def level_label(level) -> Optional[str]:
-    "MATH difficulty as 'Level N' (from 3, '3' or 'Level 3'); None when absent"
-    if level in (None, ''): return None
-    s = str(level).strip()
-    return s if s.lower().startswith('level') else f"Level {s}"
-
-# %% ../nbs/08_evaluate.ipynb #642caeb8
-def _acc(rows, modes) -> dict:
-    "n, and per mode: accuracy and its 95% interval"
-    n, out = len(rows), {'n': len(rows)}
-    for m in modes:
-        k = sum(r[f'correct_{m}'] for r in rows)
-        out[m] = {'correct': k, 'accuracy': k / n if n else None, 'ci95': list(wilson_ci(k, n))}
-    return out
-
-def _group(rows, key, modes) -> dict:
-    "`_acc` for each value of `key(row)` (rows whose key is None are left out), in sorted order"
-    groups = {}
-    for r in rows:
-        if (k := key(r)) is not None: groups.setdefault(k, []).append(r)
-    return {k: _acc(groups[k], modes) for k in sorted(groups)}
-
-def bench_metrics(rows: list[dict], modes=('metamath', 'robust'), n_length_bins: int = 3) -> dict:
-    "Accuracy overall, by subject, level and question length; counts of extraction rules and finish reasons"
-    edges = length_bins([r['question_words'] for r in rows], n_length_bins)
-    m = _acc(rows, modes)
-    m['no_answer'] = {md: sum(r[f'answer_{md}'] in (None, '') for r in rows) for md in modes}
-    m['finish_reasons'] = dict(sorted(Counter(str(r.get('finish_reason')) for r in rows).items())) # 'length': hit the token budget
-    toks = [r['completion_tokens'] for r in rows if r.get('completion_tokens') is not None]
-    m['mean_completion_tokens'] = round(sum(toks) / len(toks), 1) if toks else None
-    m['rules'] = {md: dict(sorted({ru: sum(r[f'rule_{md}'] == ru for r in rows) for ru in {str(r[f'rule_{md}']) for r in rows}}.items())) for md in modes}
-    m['by_subject'] = _group(rows, lambda r: r.get('subject') or None, modes)
-    m['by_level'] = _group(rows, lambda r: level_label(r.get('level')), modes)
-    m['by_length'] = _group(rows, lambda r: length_label(r['question_words'], edges), modes)
-    return m
-
-# %% ../nbs/08_evaluate.ipynb #35a665c3
-def plot_breakdown(metrics: dict, breakdown: str, path, modes=('metamath', 'robust'), title=None):
-    "Bar chart of accuracy in % (whiskers: 95% Wilson interval) for one breakdown ('overall', 'by_subject', 'by_level', 'by_length') of every benchmark"
-    import matplotlib; matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    benches = {b: (({'all': m} if breakdown == 'overall' else m.get(breakdown)) or {}) for b, m in metrics.items()}
-    labels = [(b, g) for b, groups in benches.items() for g in groups]
-    if not labels: return None
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(labels) * len(modes) + 2), 4))
-    w = 0.8 / len(modes)
-    for j, md in enumerate(modes):
-        acc = [100 * (benches[b][g][md]['accuracy'] or 0) for b, g in labels]   # percent, as in the tables
-        ci = [[100 * x for x in benches[b][g][md]['ci95']] for b, g in labels]
-        err = [[max(0, a - c[0]) for a, c in zip(acc, ci)], [max(0, c[1] - a) for a, c in zip(acc, ci)]]
-        ax.bar([i + j * w for i in range(len(labels))], acc, w, yerr=err, capsize=2, label=md)
-    ax.set_xticks([i + w * (len(modes) - 1) / 2 for i in range(len(labels))])
-    ax.set_xticklabels([f"{b} · {g} (n={benches[b][g]['n']})" if breakdown != 'overall' else f"{b} (n={benches[b][g]['n']})" for b, g in labels], rotation=30, ha='right', fontsize=7)
-    ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.legend(title='grader (whiskers: 95% Wilson interval)', fontsize=8, title_fontsize=8)
-    ax.set_title(title or f"Accuracy {breakdown.replace('_', ' ')}")
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
-    return Path(path)
 
 # %% ../nbs/08_evaluate.ipynb #8c266e83
 @dataclass

@@ -4,131 +4,21 @@
 
 # %% ../nbs/07_finetune.ipynb #b06731bf
 from __future__ import annotations
-import json, math, os, re, resource, shutil, sys, time, warnings
+import json, os, resource, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Optional
 
 from .config import FinetuneConfig, set_seed
 from .files import atomic_write_text, unique_tmp_dir, replace_dir
-from .data import load_benchmark, load_metamathqa, mini_seeds, last_boxed, gsm8k_gold
 from .models import load_model, resolve_model
-from .prompts import ALPACA_TEMPLATE, ALPACA_INPUT_TEMPLATE
-from .vocabulary import METAMATHQA_FIELDS, SFT, metamath_type
+from .sft_data import build_sft_dataset, load_sft_rows
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'MERGE_PROMPTS', 'SFTDataError', 'check_row', 'gsm8k_sft_response', 'math_sft_response', 'seed_to_row',
-           'load_sft_rows', 'train_prompt', 'tokenize_sft', 'build_sft_dataset', 'local_rank', 'world_size', 'sharding',
-           'train_device', 'unsloth_available', 'compute_dtype', 'fp32_masters', 'count_params', 'load_for_training',
-           'batch_plan', 'training_args', 'RunMetrics', 'peak_memory_mb', 'last_checkpoint', 'plot_loss',
-           'MergeMismatch', 'merge_adapter', 'greedy_outputs', 'check_merge', 'FinetuneResult', 'recorded_result',
-           'result_record', 'release', 'finetune']
-
-# %% ../nbs/07_finetune.ipynb #913f9a66
-class SFTDataError(ValueError):
-    "Fine-tuning rows that cannot be used; the message names the source, the row and the field"
-
-def check_row(row, where: str) -> dict:
-    "A MetaMathQA row with its text fields checked; `where` names the source and row in errors"
-    if not isinstance(row, dict): raise SFTDataError(f"{where}: expected an object with {METAMATHQA_FIELDS}, got {type(row).__name__}")
-    for k in ('query', 'response'):
-        if not isinstance(row.get(k), str) or not row[k].strip(): raise SFTDataError(f"{where}: field '{k}': missing or empty")
-    if not isinstance(row.get('type', ''), str): raise SFTDataError(f"{where}: field 'type': not a string")
-    return {'query': row['query'], 'response': row['response'], 'type': row.get('type') or '',
-            'original_question': row.get('original_question') or row['query']}
-
-# %% ../nbs/07_finetune.ipynb #db1088e8
-def gsm8k_sft_response(answer: str) -> str:
-    "A GSM8K training answer in MetaMathQA's format: no calculator annotations, ending 'The answer is: N'"
-    gold = gsm8k_gold(answer)
-    if gold is None: raise SFTDataError(f"GSM8K answer has no '#### N' line: {answer[-80:]!r}")
-    body = re.sub(r'<<[^<>]*>>', '', answer[:answer.rfind('####')]).strip()
-    return f"{body}\nThe answer is: {gold}"
-
-def math_sft_response(solution: str) -> str:
-    "A MATH solution in MetaMathQA's format: the solution, then 'The answer is: <last boxed answer>'"
-    ans = last_boxed(solution)
-    if ans is None: raise SFTDataError(f"MATH solution has no \\boxed{{}} answer: {solution[-80:]!r}")
-    return f"{solution.strip()}\nThe answer is: {ans}"
-
-# %% ../nbs/07_finetune.ipynb #af11d53c
-def seed_to_row(p) -> dict:
-    "A `data.Problem` from GSM8K or MATH (or their mini seed sets) as a MetaMathQA row of type GSM_SFT / MATH_SFT"
-    is_gsm = 'gsm' in p.source
-    resp = gsm8k_sft_response(p.solution) if is_gsm else math_sft_response(p.solution)
-    return {'query': p.question, 'response': resp, 'type': metamath_type('GSM' if is_gsm else 'MATH', SFT), 'original_question': p.question}
-
-# %% ../nbs/07_finetune.ipynb #c7ea4238
-def _rows_from_source(data, data_dir=None) -> tuple[list[dict], str]:
-    "Raw rows and a name for errors"
-    if data is None: raise SFTDataError("no fine-tuning rows: pass rows, or set finetune.data in the params")
-    if isinstance(data, (list, tuple)) and data and all(isinstance(x, (str, Path)) for x in data):  # several sources
-        return [r for x in data for r in _rows_from_source(x, data_dir)[0]], ', '.join(map(str, data))
-    if isinstance(data, (list, tuple)): return [check_row(r, f'rows[{i}]') for i, r in enumerate(data)], 'rows'
-    data = str(data)
-    if data in ('mini_seeds', 'sft:mini_seeds'):
-        return [seed_to_row(p) for k in ('gsm8k', 'math') for p in mini_seeds(k)], data
-    if data.startswith('sft:'):
-        name = data[4:]
-        if name in ('mini_gsm8k', 'mini_math'): probs = mini_seeds(name[5:])
-        elif name in ('gsm8k', 'math'): probs = load_benchmark(name, split='train', data_dir=data_dir)
-        else: raise SFTDataError(f"{data}: unknown SFT source (use sft:gsm8k, sft:math, sft:mini_gsm8k, sft:mini_math)")
-        return [seed_to_row(p) for p in probs], data
-    if not Path(data).exists():
-        if data.endswith(('.json', '.jsonl')) or not re.fullmatch(r'[\w.-]+/[\w.-]+', data): raise SFTDataError(f"{data}: fine-tuning data file not found")
-        if data.lower() != 'meta-math/metamathqa': return _hub_rows(data), data
-    probs = load_metamathqa(data if Path(data).exists() else None)
-    return [{'query': p.question, 'response': p.solution, 'type': p.subject or '',
-             'original_question': p.extra.get('original_question') or p.question} for p in probs], data
-
-# %% ../nbs/07_finetune.ipynb #1706689d
-def _hub_rows(repo: str) -> list[dict]:
-    "MetaMathQA-format rows of another hub dataset (its train split)"
-    try:
-        import datasets
-        ds = datasets.load_dataset(repo, split='train')
-    except Exception as e: raise SFTDataError(f"{repo}: could not load this dataset from the Hugging Face hub ({type(e).__name__}: {str(e)[:200]}); pass a local JSON/JSONL path instead") from None
-    return [check_row(r, f'{repo}[train] row {i}') for i, r in enumerate(ds)]
-
-# %% ../nbs/07_finetune.ipynb #ab541f52
-def load_sft_rows(data, types: Iterable[str] = (), data_dir=None) -> list[dict]:
-    "MetaMathQA rows from a list, a JSON/JSONL file, an `sft:` source or a hub id, keeping only `types` (empty: all)"
-    rows, name = _rows_from_source(data, data_dir)
-    types = list(types or [])
-    if not types: return rows
-    have = {}
-    for r in rows: have[r['type']] = have.get(r['type'], 0) + 1
-    missing = [t for t in types if t not in have]
-    if missing: raise SFTDataError(f"{name}: no rows of type {missing}; types present: {dict(sorted(have.items()))}")
-    return [r for r in rows if r['type'] in types]
-
-# %% ../nbs/07_finetune.ipynb #06697852
-def train_prompt(query: str) -> str:
-    "The released training prompt: the first line is the instruction; further lines, if any, the input (Input variant)"
-    instruction, *rest = query.split('\n')
-    if (inp := '\n'.join(rest)): return ALPACA_INPUT_TEMPLATE.format(instruction=instruction, input=inp)
-    return ALPACA_TEMPLATE.format(instruction=instruction)
-
-# %% ../nbs/07_finetune.ipynb #d168c9d6
-IGNORE_INDEX = -100
-
-def tokenize_sft(row: dict, tokenizer, max_length: int = 512) -> dict:
-    "input_ids and labels (-100 on the prompt) of one row: prompt + response + EOS tokenised as one string, cut at `max_length`"
-    prompt = train_prompt(row['query'])
-    ids = tokenizer(prompt + row['response'] + tokenizer.eos_token, truncation=True, max_length=max_length)['input_ids']
-    n_prompt = len(tokenizer(prompt, truncation=True, max_length=max_length)['input_ids'])
-    return {'input_ids': ids, 'labels': [IGNORE_INDEX] * min(n_prompt, len(ids)) + ids[n_prompt:]}
-
-# %% ../nbs/07_finetune.ipynb #6d132c5e
-def build_sft_dataset(rows: list[dict], tokenizer, max_length: int = 512):
-    "A `datasets.Dataset` of input_ids/labels, and counts of rows kept and dropped (response cut away by truncation)"
-    from datasets import Dataset
-    exs = [tokenize_sft(r, tokenizer, max_length) for r in rows]
-    kept = [e for e in exs if any(l != IGNORE_INDEX for l in e['labels'])]
-    if not kept: raise SFTDataError(f"no usable rows: all {len(rows)} responses fall beyond max_length={max_length}")
-    stats = {'rows': len(rows), 'examples': len(kept), 'dropped_too_long': len(exs) - len(kept),
-             'truncated': sum(len(e['input_ids']) == max_length for e in kept), 'tokens': sum(len(e['input_ids']) for e in kept)}
-    return Dataset.from_list(kept), stats
+__all__ = ['MERGE_PROMPTS', 'local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype',
+           'fp32_masters', 'count_params', 'load_for_training', 'batch_plan', 'training_args', 'RunMetrics',
+           'peak_memory_mb', 'last_checkpoint', 'plot_loss', 'MergeMismatch', 'merge_adapter', 'greedy_outputs',
+           'check_merge', 'FinetuneResult', 'recorded_result', 'result_record', 'release', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #99312072
 def local_rank() -> int:

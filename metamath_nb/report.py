@@ -4,129 +4,21 @@
 
 # %% ../nbs/41_report.ipynb #0b516cfe
 from __future__ import annotations
-import json, math, re
+import math, re
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
-import yaml
-from .stages import stage_seconds
-from .stats import pct, pct_ci, wilson_ci, wilson_err
-from .vocabulary import AUG_NAMES, CURATION_FUNNEL, STAGE_NAMES, TABLES, paper_numbers
-from .yaml_lines import parse_yaml
+from .run_records import ReportError, collect_runs, read_csv, run_summary
+from .stats import pct
+from .vocabulary import AUG_NAMES, STAGE_NAMES, paper_numbers
 
 # %% auto #0
-__all__ = ['NOT_RUN', 'RUN_COLUMNS', 'PAPER_BENCH', 'CI_LABEL', 'ReportError', 'write_fixture_run', 'run_dirs', 'collect_runs',
-           'short', 'runs_overview', 'run_summary', 'table1', 'table3_key', 'types_key', 'table2', 'table3',
-           'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list', 'lead_with_runs',
-           'plot_funnel', 'plot_accuracy', 'plot_table3', 'plot_accuracy_by_length', 'run_summary_text']
+__all__ = ['NOT_RUN', 'PAPER_BENCH', 'short', 'runs_overview', 'table1', 'table3_key', 'types_key', 'table2', 'table3',
+           'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list', 'lead_with_runs']
 
 # %% ../nbs/41_report.ipynb #4ffa4887
 NOT_RUN = 'not run'
-
-# %% ../nbs/41_report.ipynb #120dd803
-class ReportError(ValueError):
-    "An outputs/ file the report cannot read; the message names the file, the line and the field"
-
-def _read_json(path) -> dict:
-    "A JSON file, or a ReportError naming file and line"
-    try: return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e: raise ReportError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
-
-def _read_yaml(path) -> dict:
-    "A YAML mapping, or a ReportError naming file and line"
-    d, _ = parse_yaml(Path(path).read_text(), path, ReportError)
-    if d is None: return {}
-    if not isinstance(d, dict): raise ReportError(f"{path}:1: expected a mapping at the top level")
-    return d
-
-def _read_csv(path, columns) -> pd.DataFrame:
-    "A CSV with at least `columns`, or a ReportError naming file, line 1 and the missing fields"
-    try: df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise ReportError(f"{path}: not a readable CSV: {e}") from None
-    if missing := [c for c in columns if c not in df.columns]:
-        raise ReportError(f"{path}:1: missing column(s) {missing}; header is {list(df.columns)}")
-    return df
-
-# %% ../nbs/41_report.ipynb #716f3360
-_FUNNEL_COLS = ['type', *CURATION_FUNNEL]
-
-def write_fixture_run(root, study, run_id,
-                      labels: Optional[dict] = None,     # e.g. {'table': 'table3', 'row': 'GSM8K AnsAug'}
-                      status: Optional[dict] = None,     # stage -> done|failed|running; a stage not given is not written
-                      funnel: Optional[dict] = None,     # MetaMathQA type (GSM_AnsAug) -> 7 counts, requested..kept
-                      composition: Optional[dict] = None, # (dataset, type) -> count, e.g. ('GSM8K', 'AnsAug'): 12
-                      summary: Optional[dict] = None,    # bench -> {n, accuracy: {metamath, robust}, by_length: [...]}
-                      types: Optional[list] = None,      # finetune.types
-                      base_model: str = 'smollm2', commit: str = '0' * 40) -> Path:
-    "Write a run folder `root/study/run_id` in the outputs/ layout (for tests and examples)"
-    from metamath_nb.config import RunConfig, params_hash
-    status = status or {}
-    cfg = RunConfig(study=study, run_id=run_id, labels=labels or {}, stages=list(status) or ['synthesize', 'finetune', 'evaluate'],
-                    finetune={'base_model': base_model, 'types': types or []}, evaluate={'benchmarks': list(summary or ['gsm8k'])})
-    p = Path(root)/study/run_id
-    for st in ['', *status, *(['synthesize'] if funnel is not None or composition is not None else []), *(['evaluate'] if summary is not None else [])]:
-        (p/st).mkdir(parents=True, exist_ok=True)
-    (p/'params.yaml').write_text(yaml.safe_dump(cfg.model_dump(mode='json'), sort_keys=False))
-    done = all(s == 'done' for s in status.values())
-    (p/'manifest.json').write_text(json.dumps({'study': study, 'run_id': run_id, 'params_hash': params_hash(cfg),
-        'git': {'commit': commit, 'dirty': False}, 'packages': {}, 'data_files': {}, 'start_time': '2026-11-27T09:00:00+0000',
-        'end_time': '2026-11-27T09:05:00+0000' if done else None, 'status': 'done' if done else 'running'}))
-    for st, s in status.items():
-        (p/st/'stage.json').write_text(json.dumps({'stage': st, 'status': s, 'params_hash': params_hash(cfg),
-            'started': '2026-11-27T09:00:00+0000', 'ended': None if s == 'running' else '2026-11-27T09:01:00+0000',
-            'error': 'RuntimeError: fixture failure' if s == 'failed' else None}))
-    if funnel is not None:
-        pd.DataFrame([[t, *c] for t, c in funnel.items()], columns=_FUNNEL_COLS).to_csv(p/'synthesize'/'funnel.csv', index=False)
-    if composition is not None:
-        pd.DataFrame([[ds, t, c] for (ds, t), c in composition.items()], columns=['dataset', 'type', 'count']).to_csv(p/'synthesize'/'composition.csv', index=False)
-    if summary is not None:
-        (p/'evaluate'/'summary.json').write_text(json.dumps({'model': base_model, 'adapter': None, 'benchmarks': summary}))
-    if 'finetune' in status:
-        (p/'finetune'/'metrics.json').write_text(json.dumps({'train_loss': [[1, 2.0], [2, 1.5]], 'tokens_per_s': 100.0,
-            'peak_mem_mb': 500, 'trainable_params': 1000, 'wall_s': 10.0, 'base_model': base_model, 'trainer': 'peft'}))
-    return p
-
-# %% ../nbs/41_report.ipynb #79813b5b
-RUN_COLUMNS = ['study', 'run_id', 'label_table', 'label_row', 'labels', 'params_hash', 'git_commit', 'git_dirty', 'status',
-               *STAGE_NAMES, 'base_model', 'types', 'start_time', 'end_time', 'path']
-
-def run_dirs(outputs_root) -> list[Path]:
-    "Every run folder `outputs_root/<study>/<run_id>/` (one holding manifest.json or params.yaml), sorted"
-    root = Path(outputs_root)
-    if not root.is_dir(): return []
-    return sorted(p for p in root.glob('*/*') if p.is_dir() and not p.name.startswith('.')
-                  and ((p/'manifest.json').exists() or (p/'params.yaml').exists()))
-
-def _stage_status(p: Path, stage: str, stages) -> str:
-    "done/failed/running from stage.json; pending if planned but not started; '-' if not part of the run"
-    f = p/stage/'stage.json'
-    if f.exists():
-        s = _read_json(f).get('status')
-        if s is None: raise ReportError(f"{f}:1: field 'status' is missing")
-        return s
-    return 'pending' if stage in stages else '-'
-
-# %% ../nbs/41_report.ipynb #0cc8a0c6
-def _run_record(p: Path) -> dict:
-    "What collect_runs reports about one run folder"
-    params = _read_yaml(p/'params.yaml') if (p/'params.yaml').exists() else {}
-    man = _read_json(p/'manifest.json') if (p/'manifest.json').exists() else {}
-    labels = params.get('labels') or {}
-    if not isinstance(labels, dict): raise ReportError(f"{p/'params.yaml'}: field 'labels': expected a mapping, got {labels!r}")
-    stages = params.get('stages', list(STAGE_NAMES))
-    git = man.get('git') or {}
-    return {'study': params.get('study', man.get('study', p.parent.name)), 'run_id': man.get('run_id', p.name),
-            'label_table': labels.get('table', ''), 'label_row': labels.get('row', ''),
-            'labels': ', '.join(f"{k}={v}" for k, v in labels.items()), 'params_hash': man.get('params_hash'),
-            'git_commit': git.get('commit'), 'git_dirty': git.get('dirty'), 'status': man.get('status', 'no manifest'),
-            **{s: _stage_status(p, s, stages) for s in STAGE_NAMES},
-            'base_model': (params.get('finetune') or {}).get('base_model'), 'types': list((params.get('finetune') or {}).get('types') or []),
-            'start_time': man.get('start_time'), 'end_time': man.get('end_time'), 'path': str(p)}
-
-def collect_runs(outputs_root) -> pd.DataFrame:
-    "One row per run under `outputs_root`: study, run id, labels, params hash, git commit, status of each stage"
-    return pd.DataFrame([_run_record(p) for p in run_dirs(outputs_root)], columns=RUN_COLUMNS)
 
 # %% ../nbs/41_report.ipynb #3d0ff092
 def short(h, n: int = 8) -> str:
@@ -140,32 +32,6 @@ def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
     out['commit'] = [short(c) + ('+' if d is True else '') for c, d in zip(runs.git_commit, runs.git_dirty)]
     for c in ['status', *STAGE_NAMES]: out[c] = runs[c]
     return out.reset_index(drop=True)
-
-# %% ../nbs/41_report.ipynb #24b0ae5d
-def _ci95(b: dict, acc: dict, n) -> dict:
-    "95% interval per grader: as stored (`ci95` of a summary, `<grader>.ci95` of metrics), else Wilson's from n and accuracy"
-    stored = b.get('ci95') if isinstance(b.get('ci95'), dict) else {m: b[m].get('ci95') for m in ('metamath', 'robust') if isinstance(b.get(m), dict)}
-    return {m: list(stored.get(m) or wilson_ci(round(a * n), int(n))) for m, a in acc.items() if a is not None and n}
-
-def _bench_record(b: dict, where: str) -> dict:
-    "n, accuracy and 95% interval per grader and by-length rows of one benchmark, from either summary shape"
-    if 'n' not in b: raise ReportError(f"{where}: field 'n' is missing")
-    if isinstance(b.get('accuracy'), dict): acc = b['accuracy']
-    elif any(isinstance(b.get(m), dict) for m in ('metamath', 'robust')): acc = {m: b[m].get('accuracy') for m in ('metamath', 'robust') if isinstance(b.get(m), dict)}
-    else: raise ReportError(f"{where}: field 'accuracy' is missing (expected {{metamath: float, robust: float}})")
-    bl = b.get('by_length') or []
-    if isinstance(bl, dict): bl = [{'bucket': k, 'n': v.get('n'), **{f'accuracy_{m}': (v.get(m) or {}).get('accuracy') for m in ('metamath', 'robust')}} for k, v in bl.items()]
-    return {'n': b['n'], 'metamath': acc.get('metamath'), 'robust': acc.get('robust'), 'ci95': _ci95(b, acc, b['n']), 'by_length': bl}
-
-def run_summary(run_path) -> Optional[dict]:
-    "A run's evaluation: {'model', 'adapter', 'benchmarks': {bench: {n, metamath, robust, ci95, by_length}}}; None if absent"
-    p = Path(run_path)/'evaluate'
-    f = p/'summary.json' if (p/'summary.json').exists() else p/'metrics.json'
-    if not f.exists(): return None
-    s = _read_json(f)
-    if not isinstance(s.get('benchmarks'), dict): raise ReportError(f"{f}: field 'benchmarks' is missing or not a mapping")
-    return {'model': s.get('model') or (s.get('protocol') or {}).get('model'), 'adapter': s.get('adapter'),
-            'benchmarks': {k: _bench_record(v, f"{f}: benchmarks.{k}") for k, v in s['benchmarks'].items()}}
 
 # %% ../nbs/41_report.ipynb #611a9cd2
 _T1_COLS = ['dataset', 'type', 'ours_count', 'ours_share', 'paper_count', 'paper_share', 'diff_share', 'run_id', 'status']
@@ -189,7 +55,7 @@ def table1(outputs_root) -> pd.DataFrame:
     for _, r in collect_runs(outputs_root).iterrows():
         if r.synthesize in ('-', 'pending'): continue
         f = Path(r.path)/'synthesize'/'composition.csv'
-        ours = _read_csv(f, ['dataset', 'type', 'count']) if f.exists() else pd.DataFrame(columns=['dataset', 'type', 'count'])
+        ours = read_csv(f, ['dataset', 'type', 'count']) if f.exists() else pd.DataFrame(columns=['dataset', 'type', 'count'])
         ours = ours.groupby(['dataset', 'type'], as_index=False)['count'].sum()
         m = paper.merge(ours, on=['dataset', 'type'], how='left')
         extra = ours.merge(paper[['dataset', 'type']], on=['dataset', 'type'], how='left', indicator=True).query("_merge == 'left_only'")
@@ -240,9 +106,9 @@ def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
         if runs.empty: out.append({**base, 'run_id': NOT_RUN, 'status': NOT_RUN}); continue
         for _, r in runs.iterrows():
             s = run_summary(r.path)
-            b = (s or {}).get('benchmarks', {}).get(PAPER_BENCH.get(p.column, p.column))
+            b = s.benchmarks.get(PAPER_BENCH.get(p.column, p.column)) if s else None
             status = f"evaluate: {r.evaluate}" if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
-            out.append({**base, 'run_id': r.run_id, 'status': status, **({'ours': pct(b['metamath']), 'ours_robust': pct(b['robust']), 'n': b['n']} if b else {})})
+            out.append({**base, 'run_id': r.run_id, 'status': status, **({'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n} if b else {})})
     return out
 
 def _finish(lines) -> pd.DataFrame:
@@ -257,8 +123,8 @@ def _summary_lines(r, section: str, row: str, why: str) -> list[dict]:
     "Every benchmark of a run's evaluation, with no paper number (a run that no paper row claims)"
     s = run_summary(r.path)
     if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"evaluate: {r.evaluate}; {why}"}]
-    return [{'section': section, 'row': row, 'benchmark': bn, 'ours': pct(b['metamath']), 'ours_robust': pct(b['robust']), 'n': b['n'],
-             'paper': float('nan'), 'run_id': r.run_id, 'status': why} for bn, b in s['benchmarks'].items()]
+    return [{'section': section, 'row': row, 'benchmark': bn, 'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n,
+             'paper': float('nan'), 'run_id': r.run_id, 'status': why} for bn, b in s.benchmarks.items()]
 
 # %% ../nbs/41_report.ipynb #0aee7eae
 def _table2_runs(runs, row) -> pd.DataFrame:
@@ -272,8 +138,8 @@ def _other_runs(runs: pd.DataFrame, paper_rows) -> list[dict]:
         s = run_summary(r.path)
         if s is None: continue
         why = f"labelled {r.labels}; no such paper row" if r.label_table else 'no paper row'
-        model = s['model'] or r.study
-        out += _summary_lines(r, 'other runs', f"{model} + adapter" if s['adapter'] else model, why)
+        model = s.model or r.study
+        out += _summary_lines(r, 'other runs', f"{model} + adapter" if s.adapter else model, why)
     return out
 
 def table2(outputs_root) -> pd.DataFrame:
@@ -376,155 +242,3 @@ def lead_with_runs(t: pd.DataFrame) -> str:
     ran = t[t.run_id != NOT_RUN]
     head = to_markdown(ran) if len(ran) else '*No run has produced a number for this table yet.*\n'
     return head + ('\n' + not_run_list(t) if (t.run_id == NOT_RUN).any() else '')
-
-# %% ../nbs/41_report.ipynb #e8b4a416
-CI_LABEL = 'whiskers: 95% Wilson interval'
-
-def _ci_legend(ax, **kw):
-    "A legend whose last entry says what the whiskers are"
-    from matplotlib.lines import Line2D
-    h, l = ax.get_legend_handles_labels()
-    ax.legend(h + [Line2D([], [], color='k', marker='|', linestyle='None', markersize=10)], l + [CI_LABEL], **kw)
-
-# %% ../nbs/41_report.ipynb #e2c7610b
-def _no_data(message: str):
-    "A small figure that only says why there is nothing to plot"
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 1.6))
-    ax.text(0.5, 0.5, message, ha='center', va='center', fontsize=11); ax.set_axis_off()
-    plt.close(fig); return fig
-
-# %% ../nbs/41_report.ipynb #764ff003
-def plot_funnel(outputs_root):
-    "Synthesis funnel: items left after each stage (requested to kept), one line per MetaMathQA type, one panel per run (log scale when counts span >50x)"
-    import matplotlib.pyplot as plt
-    runs = [r for _, r in collect_runs(outputs_root).iterrows() if (Path(r.path)/'synthesize'/'funnel.csv').exists()]
-    if not runs: return _no_data(f"no synthesis run with a funnel yet in {outputs_root}")
-    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 3.8), squeeze=False)
-    for ax, r in zip(axes[0], runs):
-        f = _read_csv(Path(r.path)/'synthesize'/'funnel.csv', _FUNNEL_COLS)
-        counts = f[_FUNNEL_COLS[1:]].to_numpy(dtype=float)
-        log = counts.max(initial=0) > 50 * max(1, counts[counts > 0].min(initial=1))  # zeros drawn at 0.8 on a log axis
-        for t, c in zip(f['type'], counts): ax.plot(_FUNNEL_COLS[1:], [max(v, 0.8) for v in c] if log else list(c), marker='o', label=t)
-        if log: ax.set_yscale('log'); ax.set_ylabel('items (log scale)')
-        else: ax.set_ylim(bottom=0); ax.set_ylabel('items')
-        ax.set_title(f"{r.study} / {r.run_id}", fontsize=10)
-        ax.tick_params(axis='x', rotation=30, labelsize=8); ax.legend(fontsize=7, title='type', title_fontsize=7)
-    fig.suptitle('Synthesis funnel by type'); fig.tight_layout(); plt.close(fig)
-    return fig
-
-# %% ../nbs/41_report.ipynb #27dee8da
-def plot_accuracy(outputs_root):
-    "Accuracy (%) of every evaluated run on each of its benchmarks, metamath and robust graders, with 95% Wilson whiskers"
-    import matplotlib.pyplot as plt
-    items = [(r.run_id, bn, b) for _, r in collect_runs(outputs_root).iterrows() for bn, b in ((run_summary(r.path) or {}).get('benchmarks') or {}).items()]
-    if not items: return _no_data(f"no evaluated run yet in {outputs_root}")
-    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(items) + 2.5), 4))
-    w = 0.38
-    for j, (g, color) in enumerate([('metamath', 'C0'), ('robust', 'C1')]):
-        acc = [pct(b[g]) if b[g] is not None else 0.0 for _, _, b in items]
-        err = list(zip(*[wilson_err(b[g], b['n']) for _, _, b in items]))
-        bars = ax.bar([i + (j - .5) * w for i in range(len(items))], acc, w, yerr=err, capsize=4, color=color, label=f"{g} grader")
-        ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], fontsize=7, padding=2)
-    ax.set_xticks(range(len(items)), [f"{rid}\n{bn} (n={b['n']})" for rid, bn, b in items], fontsize=8)
-    ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.set_title('Accuracy of every evaluated run')
-    _ci_legend(ax, fontsize=8, loc='upper right'); fig.tight_layout(); plt.close(fig)
-    return fig
-
-# %% ../nbs/41_report.ipynb #6a91410e
-def _short(row: str) -> str:
-    "A Table 3 row name without its training source, abbreviated for an axis label"
-    aug = row.split(' ', 1)[1] if ' ' in row else row
-    return {'AnsAug+Rephrasing+SV+FOBAR': 'all four', 'AnsAug+Rephrasing': 'AnsAug+Rep.'}.get(aug, aug)
-
-def plot_table3(outputs_root):
-    "Table 3 as bars: our accuracy (with its 95% Wilson whisker, labelled with its run id, or 'not run') beside the paper's, one panel per training source"
-    import matplotlib.pyplot as plt
-    t = table3(outputs_root)
-    sections = list(dict.fromkeys(t.section))
-    fig, axes = plt.subplots(len(sections), 1, figsize=(11, 4 * len(sections)), squeeze=False)
-    for ax, sec in zip(axes[:, 0], sections):
-        s = t[t.section == sec].reset_index(drop=True)
-        x, w = range(len(s)), 0.4
-        err = list(zip(*[wilson_err(o / 100 if not math.isnan(o) else None, n) for o, n in zip(s.ours, s.n)]))
-        ax.bar([i - w / 2 for i in x], s.paper, w, label='paper (LLaMA-2-7B)', color='0.7')
-        ax.bar([i + w / 2 for i in x], s.ours.fillna(0), w, yerr=err, capsize=3, label='ours (metamath grader)', color='C0')
-        for i, r in s.iterrows():
-            top = 0 if math.isnan(r.ours) else r.ours + err[1][i]
-            ax.text(i + w / 2, top + 1, r.run_id if not math.isnan(r.ours) else f"{r.run_id}\n{r.status}" if r.run_id != NOT_RUN else NOT_RUN,
-                    rotation=90, ha='center', va='bottom', fontsize=7)
-        ax.set_xticks(list(x)); ax.set_xticklabels([f"{_short(r.row)}\n→ {r.benchmark}" for r in s.itertuples()], fontsize=7)
-        ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.set_title(sec, fontsize=10); _ci_legend(ax, fontsize=8, loc='upper left')
-    fig.suptitle('Table 3: effect of each augmentation'); fig.tight_layout(); plt.close(fig)
-    return fig
-
-# %% ../nbs/41_report.ipynb #cc7775c2
-def plot_accuracy_by_length(outputs_root, grader: str = 'metamath'):
-    "Accuracy (%) by question length (the paper's Figure 7 analysis): one line per run and benchmark, 95% Wilson whiskers"
-    import matplotlib.pyplot as plt
-    series = []
-    for _, r in collect_runs(outputs_root).iterrows():
-        for bn, b in ((run_summary(r.path) or {}).get('benchmarks') or {}).items():
-            if b['by_length']: series.append((f"{r.run_id} · {bn} (n={b['n']})", b['by_length']))
-    if not series: return _no_data(f"no evaluation with a by-length breakdown yet in {outputs_root}")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label, bl in series:
-        acc = [x.get(f'accuracy_{grader}') for x in bl]
-        err = list(zip(*[wilson_err(a, x.get('n')) for a, x in zip(acc, bl)]))
-        ax.errorbar(range(1, len(bl) + 1), [pct(a) for a in acc], yerr=err, capsize=3, marker='o', label=label)
-    buckets = {tuple(str(x['bucket']) for x in bl) for _, bl in series}
-    k = max(len(bl) for _, bl in series)
-    ax.set_xticks(range(1, k + 1), list(buckets.pop()) if len(buckets) == 1 else [f"group {i}" for i in range(1, k + 1)])
-    ax.set_xlabel('question length: equal-count groups, shortest to longest'); ax.set_ylabel(f'accuracy (%), {grader} grader')
-    ax.set_ylim(0, 100); _ci_legend(ax, fontsize=7); ax.set_title('Accuracy by question length')
-    fig.tight_layout(); plt.close(fig)
-    return fig
-
-# %% ../nbs/41_report.ipynb #798ff58a
-def _stage_line(run: Path) -> str:
-    parts = []
-    for s in STAGE_NAMES:
-        f = run/s/'stage.json'
-        if not f.exists(): continue
-        st = _read_json(f)
-        secs = f" {t:.0f}s" if (t := stage_seconds(st)) is not None else ''
-        parts.append(f"{s} {st.get('status')}{secs}")
-    return ', '.join(parts) or 'no stage has run'
-
-def _kept_line(run: Path) -> Optional[str]:
-    f = run/'synthesize'/'funnel.csv'
-    if not f.exists(): return None
-    fun = _read_csv(f, _FUNNEL_COLS)
-    kept = ', '.join(f"{t} {int(k)}" for t, k in zip(fun['type'], fun['kept']))
-    return f"{kept} (total {int(fun['kept'].sum())} of {int(fun['requested'].sum())} requested)"
-
-# %% ../nbs/41_report.ipynb #ebd76329
-def _finetune_line(run: Path) -> Optional[str]:
-    f = run/'finetune'/'metrics.json'
-    if not f.exists(): return None
-    m = _read_json(f)
-    loss = m.get('train_loss') or []
-    first_last = f", loss {loss[0][1]:.3f} -> {loss[-1][1]:.3f}" if loss else ''
-    return f"{m.get('trainer', '')} on {m.get('base_model', '?')}: {m.get('global_step', len(loss))} steps{first_last}"
-
-def _summary_accuracy_lines(run: Path) -> list[str]:
-    s = run_summary(run)
-    if not s: return []
-    w = max([len(b) for b in s['benchmarks']] + [9])
-    out = [f"{'benchmark':<{w}}  {'n':>5}  {'metamath grader % [95% CI]':<28}  robust grader % [95% CI]"]
-    for b, v in s['benchmarks'].items():
-        out.append(f"{b:<{w}}  {v['n']:>5}  {pct_ci(v['metamath'], v['ci95'].get('metamath')):<28}  {pct_ci(v['robust'], v['ci95'].get('robust'))}")
-    return out
-
-# %% ../nbs/41_report.ipynb #8336d50d
-def run_summary_text(run_path, report_html=None) -> str:
-    "A few lines on a finished run: stages, rows kept per type, fine-tune, accuracy with 95% CIs, paths"
-    run = Path(run_path)
-    lines = [f"run        {run}", f"stages     {_stage_line(run)}"]
-    if (k := _kept_line(run)) is not None: lines.append(f"rows kept  {k}")
-    if (f := _finetune_line(run)) is not None: lines.append(f"fine-tune  {f}")
-    acc = _summary_accuracy_lines(run)
-    lines += [f"{'accuracy' if i == 0 else '':<10} {a}" for i, a in enumerate(acc)]
-    if report_html: lines.append(f"report     {report_html}")
-    rule = '-' * max(len(l) for l in lines)
-    return '\n'.join([rule, *lines, rule])

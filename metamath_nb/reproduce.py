@@ -12,7 +12,7 @@ from typing import Optional
 import yaml
 from .config import RunConfig, load_params, parse_overrides, ParamsError
 from .console import stage_console, notebook_html
-from .report import run_summary_text
+from .run_records import run_summary_text
 from .preflight import check_params
 from .rundir import RunBusy, RunDir, start_run
 from .stages import begin_stage, end_stage, stage_is_done

@@ -27,12 +27,15 @@ def stage_hash(cfg: RunConfig, stage: str) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 # %% ../nbs/00f_stages.ipynb #a9fe6a2d
-def read_stage(run_path, stage) -> dict:
+def read_stage(run_path, stage,
+               error=None) -> dict:  # an exception class: raised, naming file and line, where the file is not JSON
     "The stage's `stage.json`, or {} when it never ran ({'status': 'unreadable'} when it is not JSON)"
     f = Path(run_path)/stage/'stage.json'
     if not f.exists(): return {}
     try: return json.loads(f.read_text(encoding='utf-8'))
-    except ValueError: return {'stage': stage, 'status': 'unreadable'}
+    except ValueError as e:
+        if error: raise error(f"{f}:{getattr(e, 'lineno', 1)}: not valid JSON: {getattr(e, 'msg', e)}") from None
+        return {'stage': stage, 'status': 'unreadable'}
 
 def write_stage(run: RunDir, stage: str, **info) -> dict:
     "Merge `info` into `<run>/<stage>/stage.json` (written atomically) and return the result"

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from metamath_nb.config import FinetuneConfig
-from metamath_nb.finetune import load_sft_rows
+from metamath_nb.sft_data import load_sft_rows
 from metamath_nb.launch import LaunchFailed, run_finetune
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,6 +19,7 @@ import torch
 
 from metamath_nb.config import FinetuneConfig, ParamsError, load_params
 from metamath_nb import finetune as F
+from metamath_nb import sft_data as D
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +33,7 @@ def one_step(tmp_path):
     with patch('torch.cuda.is_available', return_value=True), patch('torch.cuda.is_bf16_supported', return_value=True):
         model, tok = F.load_for_training(cfg, 'cpu')          # what a bf16 GPU gets, placed on the CPU
         args = F.training_args(cfg, tmp_path, device='cpu', save_strategy='no')
-    ds = F.build_sft_dataset(F.load_sft_rows('sft:mini_gsm8k')[:8], tok, 256)[0]
+    ds = D.build_sft_dataset(D.load_sft_rows('sft:mini_gsm8k')[:8], tok, 256)[0]
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok).train()
     after = dict(model.named_parameters())
@@ -107,11 +108,11 @@ def test_training_examples_follow_the_released_code(name):
     tok = toks[name]
     for row in ROWS:
         source, ids, labels, n_src = released(row, tok)
-        assert F.train_prompt(row['query']) == source
-        ex = F.tokenize_sft(row, tok)
+        assert D.train_prompt(row['query']) == source
+        ex = D.tokenize_sft(row, tok)
         assert ex['input_ids'] == ids and ex['labels'] == labels, row['query'][:40]
         assert ex['input_ids'][n_src] == ids[n_src]  # the first response token, at the prompt/response boundary
-    fobar = F.train_prompt(ROWS[1]['query'])
+    fobar = D.train_prompt(ROWS[1]['query'])
     assert '### Input:\nIf we know the answer' in fobar and 'paired with an input' in fobar
     boundary = tok.convert_ids_to_tokens(released(ROWS[1], tok)[1][released(ROWS[1], tok)[3]])
     alone = tok.convert_ids_to_tokens(tok(ROWS[1]['response'], add_special_tokens=False).input_ids[0])
@@ -122,7 +123,7 @@ def test_training_examples_follow_the_released_code(name):
 def test_truncation_keeps_the_released_mask():
     tok = tokenizers()['tiny']
     for n in (20, 60, 90):
-        ex, (_, ids, labels, _) = F.tokenize_sft(ROWS[2], tok, max_length=n), released(ROWS[2], tok, max_length=n)
+        ex, (_, ids, labels, _) = D.tokenize_sft(ROWS[2], tok, max_length=n), released(ROWS[2], tok, max_length=n)
         assert (ex['input_ids'], ex['labels']) == (ids, labels)
 
 

@@ -11,7 +11,7 @@ import papermill as pm
 from metamath_nb.config import load_params
 from metamath_nb.rundir import start_run
 from metamath_nb.console import ipc_kernel_config
-from metamath_nb.report import collect_runs
+from metamath_nb.run_records import collect_runs
 from metamath_nb.stages import read_stage, stage_hash
 
 root = Path(__file__).resolve().parents[1]

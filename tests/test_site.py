@@ -4,7 +4,7 @@ Chromium (Debian's `chromium`).
 What this build shows, and what it does not: it is built from the committed notebooks *without* executing the
 library notebooks (executing all of them takes minutes on CI's 2 cores; `make docs` does it, with a cache, and
 nbs/40_site.ipynb tests that execution on a fixture project). The study and report pages are filled from a fixture
-outputs folder in the smoke-run layout (`metamath_nb.report.write_fixture_run`, synthetic numbers) over which the real
+outputs folder in the smoke-run layout (`metamath_nb.run_records.write_fixture_run`, synthetic numbers) over which the real
 report notebook, nbs/90_report.ipynb, is executed with papermill exactly as `metamath-nb report` does: the report page
 shows real figures drawn from fixture data, not a study's numbers. After `make smoke`, `make docs` shows the smoke
 run's.
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, unquote
 import pytest
 
 from metamath_nb.site import build_site
-from metamath_nb.report import write_fixture_run
+from metamath_nb.run_records import write_fixture_run
 from metamath_nb.reproduce import run_report
 
 root = Path(__file__).resolve().parents[1]
@@ -132,7 +132,8 @@ def test_every_local_link_resolves(site):
 def test_pages_have_prev_next_and_contents(site):
     report = (site.out/'report.html').read_text()
     assert 'class="prev-page"' in report and 'class="next-page"' in report
-    assert 'class="toc-tree"' in report and 'href="#metamath_nb.report.plot_funnel"' in report   # the contents list
+    plots = (site.out/'report_plots.html').read_text()
+    assert 'class="toc-tree"' in report and 'href="#metamath_nb.report_plots.plot_funnel"' in plots   # the contents list
     study = (site.out/'synthesize.html').read_text()
     assert 'class="toc-tree"' in study and 'No run under' in study   # no executed synthesis in the fixture outputs: said so
 
@@ -163,7 +164,7 @@ def test_search_finds_a_function_by_name(site, tmp_path):
     url = (site.out/'search.html').as_uri() + '?q=plot_funnel'
     dom = browse(url, '--dump-dom', tmp=tmp_path/'profile')
     results = re.findall(r'<li class="kind-object"><a href="([^"]+)"', dom)
-    assert 'report.html#metamath_nb.report.plot_funnel' in results, f'search results: {results}'
+    assert 'report_plots.html#metamath_nb.report_plots.plot_funnel' in results, f'search results: {results}'
     print('search results for plot_funnel:', results, '; screenshot', shot(site, url, 'docs-search.png', tmp_path, 900))
 
 
