@@ -6,22 +6,49 @@
 from __future__ import annotations
 import copy, hashlib, json, os, random, re
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from .files import file_problem
 from .vocabulary import AUG_NAMES, AugType, DATA_SOURCES, DEFAULT_MAX_NEW_TOKENS, STAGE_NAMES, Stage, TEST_SETS
 from .yaml_lines import nearest_line, parse_yaml, suggest
 
 # %% auto #0
-__all__ = ['ACCELERATE_CONFIGS', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig', 'AugmentConfig',
-           'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError', 'parse_overrides', 'load_params',
-           'params_hash', 'set_seed', 'secret_values', 'redact']
+__all__ = ['NAME_PATTERN', 'SEED_MAX', 'BIG', 'TOKENS', 'ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'secret_values', 'redact',
+           'looks_like_secret', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig',
+           'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError',
+           'parse_overrides', 'load_params', 'params_hash', 'set_seed']
+
+# %% ../nbs/00_config.ipynb #427fcb4e
+_SECRET_NAME = re.compile(r'(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)', re.I)
+_KEY_LIKE = re.compile(r'\b(?:sk|rk|pk)[-_][A-Za-z0-9_-]{8,}|\bhf_[A-Za-z0-9]{8,}|\bgh[pousr]_[A-Za-z0-9]{8,}|\bgithub_pat_\w{8,}'
+                       r'|\bxox[abpr]-[\w-]{8,}|\b(?:AKIA|ASIA)[0-9A-Z]{12,}|\bAIza[\w-]{20,}|\bglpat-[\w-]{8,}')
+
+def secret_values(extra_names=()) -> list[str]:
+    "Values of environment variables that look like secrets (and of `extra_names`), longest first"
+    vals = {v for k, v in os.environ.items() if (_SECRET_NAME.search(k) or k in extra_names) and len(v) >= 6}
+    return sorted(vals, key=len, reverse=True)
+
+def redact(text: str, extra_names=()) -> str:
+    "Replace every secret environment value, and anything shaped like a known kind of API key, in `text` with `***`"
+    for v in secret_values(extra_names): text = text.replace(v, '***')
+    return _KEY_LIKE.sub('***', text)
+
+def looks_like_secret(s: str) -> bool:
+    "Whether `s` looks like an API key (a known key prefix, or 24+ characters mixing upper case, lower case and digits)"
+    s = str(s)
+    return bool(_KEY_LIKE.search(s)) or (len(s) >= 24 and all(re.search(p, s) for p in ('[a-z]', '[A-Z]', '[0-9]')))
 
 # %% ../nbs/00_config.ipynb #98f59778
 class Strict(BaseModel):
-    "Base for config sections: unknown keys are errors, values are validated on assignment"
-    model_config = ConfigDict(extra='forbid', validate_assignment=True)
+    "Base for config sections: unknown keys are errors, values are validated on assignment, types are strict"
+    model_config = ConfigDict(extra='forbid', validate_assignment=True, strict=True, allow_inf_nan=False)
+
+NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' # a study or run id: one folder name (not '.', '..' or hidden)
+SEED_MAX = 2**32 - 1 # seeds are what numpy and torch take
+BIG = 10**9      # a count no run needs: the upper bound of counts (steps, rows, items, samples) that have no smaller one
+TOKENS = 1 << 20 # the upper bound of token counts here; the model's own context is checked before a run (preflight)
 
 # %% ../nbs/00_config.ipynb #645919e9
 class SeedSource(Strict):
@@ -29,7 +56,7 @@ class SeedSource(Strict):
     name: Literal[DATA_SOURCES] # which dataset
     split: Literal['train', 'test'] = 'train'
     path: Optional[str] = None     # a local JSONL file; None: the default location (package data, data_dir or hub)
-    limit: Optional[int] = Field(None, ge=1) # keep at most this many items (a seeded subset)
+    limit: Optional[int] = Field(None, ge=1, le=BIG) # keep at most this many items (a seeded subset)
 
 class DataConfig(Strict):
     "Where seed problems come from and where benchmark files lie"
@@ -42,18 +69,18 @@ class VLLMConfig(Strict):
     "A vLLM OpenAI-compatible server: started by the project from the vLLM environment, or already running at `endpoints`"
     endpoints: list[str] = Field(default_factory=list) # base URLs (http://host:port/v1) of running servers; set: none is started
     python: Optional[str] = None        # the vLLM environment's python; None: $METAMATH_VLLM_PYTHON, else .venv-vllm/bin/python
-    servers: int = Field(1, ge=1)       # local servers to start (on CUDA, each on its own tensor_parallel_size GPUs)
+    servers: int = Field(1, ge=1, le=64) # local servers to start (on CUDA, each on its own tensor_parallel_size GPUs)
     dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto'
-    max_model_len: Optional[int] = Field(None, ge=16)  # None: the model's own
+    max_model_len: Optional[int] = Field(None, ge=16, le=TOKENS)  # None: the model's own
     enforce_eager: Optional[bool] = None # no graph capture or compilation; None: on CPU (compiling costs 1-2 min for 10-15%)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1) # CUDA: share of GPU memory for weights and KV cache
-    tensor_parallel_size: int = Field(1, ge=1) # GPUs per server (70B needs several)
-    max_lora_rank: Optional[int] = Field(None, ge=1)   # None: the served adapter's rank, rounded up to a power of two >= 8
-    max_num_seqs: Optional[int] = Field(None, ge=1)    # sequences per batch; None: vLLM's default on CUDA, sized to the KV cache on CPU
-    kv_cache_gib: Optional[int] = Field(None, ge=1)    # CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE); None: 2
-    max_in_flight: Optional[int] = Field(None, ge=1)   # requests in flight per server; None: max_num_seqs (CPU) or 256
-    request_timeout_s: float = Field(3600.0, gt=0)     # one completion may take this long
-    startup_timeout_s: float = Field(900.0, gt=0)      # loading the model may take this long
+    tensor_parallel_size: int = Field(1, ge=1, le=64) # GPUs per server (70B needs several)
+    max_lora_rank: Optional[int] = Field(None, ge=1, le=4096)   # None: the served adapter's rank, rounded up to a power of two >= 8
+    max_num_seqs: Optional[int] = Field(None, ge=1, le=1 << 16)    # sequences per batch; None: vLLM's default on CUDA, sized to the KV cache on CPU
+    kv_cache_gib: Optional[int] = Field(None, ge=1, le=1 << 14)    # CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE); None: 2
+    max_in_flight: Optional[int] = Field(None, ge=1, le=1 << 16)   # requests in flight per server; None: max_num_seqs (CPU) or 256
+    request_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400)     # one completion may take this long
+    startup_timeout_s: float = Field(900.0, gt=0, le=86400)      # loading the model may take this long
     extra_args: list[str] = Field(default_factory=list) # more server arguments, e.g. ['--swap-space', '8']
     env: dict[str, str] = Field(default_factory=dict)   # more environment variables for the server
 
@@ -66,8 +93,8 @@ class VLLMConfig(Strict):
 # %% ../nbs/00_config.ipynb #3877437d
 class Price(Strict):
     "USD per million tokens"
-    prompt: float = 0.0
-    completion: float = 0.0
+    prompt: float = Field(0.0, ge=0)
+    completion: float = Field(0.0, ge=0)
 
 class TeacherConfig(Strict):
     "The LLM that generates: OpenAI-compatible endpoints, a local transformers model, or a vLLM server the project starts"
@@ -75,29 +102,37 @@ class TeacherConfig(Strict):
     model: str = 'smollm2'              # hub id, local path, or an alias: 'smollm2', 'tiny'
     base_url: Optional[str] = None      # OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
     endpoints: list[str] = Field(default_factory=list) # several endpoints serving `model`: requests spread, failures retried elsewhere
-    api_key_env: Optional[str] = None   # NAME of the environment variable that holds the key (never the key)
-    max_in_flight: int = Field(8, ge=1) # concurrent requests (openai backend)
-    timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(6, ge=0)
-    batch_size: int = Field(8, ge=1)    # prompts per forward pass (hf backend)
+    api_key_env: Optional[str] = Field(None, pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,127}$') # NAME of the variable that holds the key (never the key)
+    max_in_flight: int = Field(8, ge=1, le=1 << 16) # concurrent requests (openai backend)
+    timeout_s: float = Field(120.0, gt=0, le=86400)
+    max_retries: int = Field(6, ge=0, le=100)
+    batch_size: int = Field(8, ge=1, le=1 << 16)    # prompts per forward pass (hf backend)
     device: str = 'auto'                # auto, cpu, cuda
     cache_path: Optional[str] = None    # SQLite call cache (default: outputs/cache/teacher.sqlite)
     prices: dict[str, Price] = Field(default_factory=dict) # model -> price, for the cost ledger
     budget_usd: Optional[float] = Field(None, ge=0)        # hard cap: stop cleanly when reached
     vllm: VLLMConfig = Field(default_factory=VLLMConfig)   # backend vllm: the server (or its endpoints)
 
+    @field_validator('api_key_env')
+    @classmethod
+    def _a_name(cls, v):
+        if v is not None and looks_like_secret(v):
+            raise ValueError("this looks like a key, not the NAME of an environment variable: put the key in a variable "
+                             "(export TEACHER_KEY=...) and write its name here (the value given is not shown)")
+        return v
+
 # %% ../nbs/00_config.ipynb #02e5ac52
 class AugmentConfig(Strict):
     "Which augmentations to make and how many"
     types: list[AugType] = Field(default_factory=lambda: list(AUG_NAMES))
-    targets: dict[str, int] = Field(default_factory=dict) # e.g. {GSM_AnsAug: 80000}; empty: one pass over the seeds
-    samples_per_seed: int = Field(4, ge=1)    # k chains of thought per question and round
-    temperature: float = Field(0.7, ge=0)
+    targets: dict[str, Annotated[int, Field(ge=1, le=BIG)]] = Field(default_factory=dict) # e.g. {GSM_AnsAug: 80000}; empty: one pass over the seeds
+    samples_per_seed: int = Field(4, ge=1, le=1024) # k chains of thought per question and round
+    temperature: float = Field(0.7, ge=0, le=10)
     top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int = Field(512, ge=1)
-    n_shots: int = Field(8, ge=0)             # worked examples per prompt (the paper: 8; fewer fit small CPU runs)
-    max_masks_per_seed: Optional[int] = Field(None, ge=1) # FOBAR/SV: mask at most this many numbers per seed (None: each, as the paper)
-    max_rounds: int = Field(1, ge=1)          # resample rounds where verification rejects too much
+    max_tokens: int = Field(512, ge=1, le=TOKENS)
+    n_shots: int = Field(8, ge=0, le=64)      # worked examples per prompt (the paper: 8; fewer fit small CPU runs)
+    max_masks_per_seed: Optional[int] = Field(None, ge=1, le=1024) # FOBAR/SV: mask at most this many numbers per seed (None: each, as the paper)
+    max_rounds: int = Field(1, ge=1, le=100)  # resample rounds where verification rejects too much
     prompts: dict[str, str] = Field(default_factory=dict) # prompt id -> path of a file that overrides it
     # How MetaMath's released generator does it ('released', the default) or our named alternative (see 04/05):
     verify: Literal['released', 'robust'] = 'released'       # keep a chain: cleansed answer string == gold's, or the robust grader
@@ -108,10 +143,10 @@ class AugmentConfig(Strict):
 class CurateConfig(Strict):
     "Dedup, decontamination and export"
     near_dup_threshold: float = Field(0.9, gt=0, le=1) # Jaccard similarity over word n-grams
-    near_dup_ngram: int = Field(5, ge=1)      # word n-grams compared for near duplicates
-    minhash_bins: int = Field(64, ge=8)       # MinHash signature length (one-permutation hashing), split into LSH bands
-    decontam_ngram: int = Field(13, ge=1)
-    decontam_min_tokens: int = Field(8, ge=1) # test items shorter than decontam_ngram but at least this long match as whole
+    near_dup_ngram: int = Field(5, ge=1, le=100) # word n-grams compared for near duplicates
+    minhash_bins: int = Field(64, ge=8, le=4096) # MinHash signature length (one-permutation hashing), split into LSH bands
+    decontam_ngram: int = Field(13, ge=1, le=100)
+    decontam_min_tokens: int = Field(8, ge=1, le=100) # test items shorter than decontam_ngram but at least this long match as whole
     decontaminate_against: list[str] = Field(default_factory=lambda: list(TEST_SETS))
     allow_missing_test_sets: bool = False     # True: curate even when a test set of decontaminate_against cannot be loaded (listed as NOT checked)
 
@@ -125,25 +160,25 @@ class FinetuneConfig(Strict):
     data: Optional[Union[str, list[str]]] = None # rows: 'synthesis' (this run's export, the default), 'seeds' (this run's
                                         # seed problems as SFT rows), a MetaMathQA JSON/JSONL file, 'sft:<source>', or a list of these
     types: list[str] = Field(default_factory=list) # keep only these `type` values (Table 3 ablations); empty: all
-    max_length: int = Field(512, ge=8)
-    learning_rate: float = Field(2e-5, gt=0)
-    epochs: float = Field(3, gt=0)
-    max_steps: int = -1                 # -1: train `epochs`; >0: exactly this many optimizer steps
-    batch_size: int = Field(4, ge=1)    # sequences per device per forward pass
-    global_batch_size: Optional[int] = Field(None, ge=1) # sequences per optimizer step over all processes (the paper: 128);
+    max_length: int = Field(512, ge=8, le=TOKENS)
+    learning_rate: float = Field(2e-5, gt=0, le=1)
+    epochs: float = Field(3, gt=0, le=10_000)
+    max_steps: int = Field(-1, le=BIG)  # -1: train `epochs`; >0: exactly this many optimizer steps
+    batch_size: int = Field(4, ge=1, le=1 << 16) # sequences per device per forward pass
+    global_batch_size: Optional[int] = Field(None, ge=1, le=1 << 24) # sequences per optimizer step over all processes (the paper: 128);
                                         # accumulation = global_batch_size / (batch_size x processes)
-    grad_accum: Optional[int] = Field(None, ge=1) # explicit accumulation steps instead of global_batch_size (default 1)
-    num_processes: int = Field(1, ge=1) # processes (one per GPU); >1 runs the fine-tune under `accelerate launch`
+    grad_accum: Optional[int] = Field(None, ge=1, le=1 << 16) # explicit accumulation steps instead of global_batch_size (default 1)
+    num_processes: int = Field(1, ge=1, le=4096) # processes (one per GPU); >1 runs the fine-tune under `accelerate launch`
     accelerate_config: Optional[str] = None # 'ddp', 'fsdp' (the paper's full-shard FSDP, bf16), 'deepspeed_zero3' or a YAML path
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     scheduler: str = 'cosine'
     bf16: bool = False                  # bf16 compute (autocast / FSDP mixed precision) over fp32 master weights
     load_in_4bit: bool = True
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: int = Field(16, ge=1)
+    lora_r: int = Field(16, ge=1, le=4096)
+    lora_alpha: int = Field(16, ge=1, le=1 << 16)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] = Field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
-    save_steps: int = Field(50, ge=1)
+    save_steps: int = Field(50, ge=1, le=BIG)
     merge: bool = False                 # also save a merged model (checked against the adapter)
 
     @model_validator(mode='after')
@@ -170,28 +205,28 @@ class EvalConfig(Strict):
     model: Optional[str] = None         # hub id, local path or alias; None: this run's fine-tuned model
     adapter: Optional[str] = None       # a LoRA adapter directory on top of `model`
     benchmarks: list[str] = Field(default_factory=lambda: ['gsm8k'])
-    limit: Optional[int] = None         # a seeded subset of this size per benchmark
-    max_new_tokens: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_MAX_NEW_TOKENS))
-    batch_size: int = Field(8, ge=1)
+    limit: Optional[int] = Field(None, le=BIG) # a seeded subset of this size per benchmark
+    max_new_tokens: dict[str, Annotated[int, Field(ge=1, le=TOKENS)]] = Field(default_factory=lambda: dict(DEFAULT_MAX_NEW_TOKENS))
+    batch_size: int = Field(8, ge=1, le=1 << 16)
     prompt: Optional[str] = None        # override the paper's prompt template (must contain {instruction})
     grading: list[Literal['metamath', 'robust']] = Field(default_factory=lambda: ['metamath', 'robust'])
     stop: Optional[list[str]] = None    # stop strings; None: MetaMath's eval stop strings
-    temperature: float = Field(0.0, ge=0) # 0: greedy, the paper's protocol
+    temperature: float = Field(0.0, ge=0, le=10) # 0: greedy, the paper's protocol
     top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = 0                       # seeded subset (with `limit`) and sampling seed
+    seed: int = Field(0, ge=0, le=SEED_MAX) # seeded subset (with `limit`) and sampling seed
     device: str = 'auto'                # hf engine: auto, cpu, cuda
-    length_bins: int = Field(3, ge=1)   # equal-count question-length groups (paper's Figure 7)
+    length_bins: int = Field(3, ge=1, le=100) # equal-count question-length groups (paper's Figure 7)
     vllm: VLLMConfig = Field(default_factory=VLLMConfig) # engine vllm: the server (or its endpoints)
 
 # %% ../nbs/00_config.ipynb #bcafa04f
 class RunConfig(Strict):
     "One complete run: what to do, with which data and models, and where the results go"
-    study: str = Field(pattern=r'^[A-Za-z0-9_.-]+$')  # outputs/<study>/...
-    run_id: Optional[str] = Field(None, pattern=r'^[A-Za-z0-9_.-]+$') # default: <params stem>-<hash of params>
-    seed: int = 42
+    study: str = Field(pattern=NAME_PATTERN)  # outputs/<study>/...: one folder name
+    run_id: Optional[str] = Field(None, pattern=NAME_PATTERN) # outputs/<study>/<run_id>/; default: <params stem>-<hash of params>
+    seed: int = Field(42, ge=0, le=SEED_MAX)
     labels: dict[str, str] = Field(default_factory=dict) # free tags for reports, e.g. {table: table3, row: GSM8K AnsAug}
-    output_root: str = 'outputs'
-    stages: list[Stage] = Field(default_factory=lambda: list(STAGE_NAMES))
+    output_root: str = 'outputs'        # the folder that holds outputs/<study>/<run_id>/ (a folder of its own, not / or ~)
+    stages: list[Stage] = Field(default_factory=lambda: list(STAGE_NAMES), min_length=1)
     data: DataConfig = Field(default_factory=DataConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
@@ -202,6 +237,15 @@ class RunConfig(Strict):
     _lines: dict = PrivateAttr(default_factory=dict)     # field path -> its line in the params file
     _overrides: dict = PrivateAttr(default_factory=dict) # dotted key -> value, from --set
 
+    @model_validator(mode='after')
+    def _run_shape(self):
+        if (dup := sorted({s for s in self.stages if self.stages.count(s) > 1})): raise ValueError(f"stages: {dup} listed twice")
+        home, root = Path.home().resolve(), Path(os.path.expanduser(self.output_root) or '.').resolve()
+        if not self.output_root.strip() or root in (home, Path(root.anchor)):
+            raise ValueError(f"output_root: {self.output_root!r} is {'your home folder' if root == home else 'a root folder'}: "
+                             "name a folder of its own for the run folders, e.g. outputs")
+        return self
+
     def where(self, *loc) -> str:
         "Where the field at `loc` was set: '--set key', 'file:line', or the file (a default)"
         return _where(loc, self._lines, self._overrides, self.source or '<params>')
@@ -210,8 +254,12 @@ class RunConfig(Strict):
 class ParamsError(ValueError):
     "A params file that does not describe a valid run; the message names file, line and field"
 
+MAX_PARAMS_BYTES = 1 << 20   # a params file is a page of YAML; anything larger is not one
+
 def _read_text(path) -> str:
-    "A params file's text; ParamsError with the line and column of the first byte that is not UTF-8"
+    "A params file's text; ParamsError when it is not a readable regular file of at most MAX_PARAMS_BYTES, or not UTF-8 (line, column)"
+    if (why := file_problem(path, MAX_PARAMS_BYTES)):
+        raise ParamsError(f"{path}: " + ("params file not found" if why == 'not found' else f"{why}, not a params file"))
     data = Path(path).read_bytes()
     try: return data.decode('utf-8')
     except UnicodeDecodeError as e:
@@ -249,7 +297,7 @@ def _explain(err, lines, fname, overrides=None):
     if err['type'] == 'extra_forbidden':
         m = _model_at(loc)
         msg += suggest(loc[-1], list(m.model_fields) if m else [], listing=False)
-    elif 'input' in err and not isinstance(err['input'], (dict, list)): msg += f" (got {err['input']!r})"
+    elif 'input' in err and not isinstance(err['input'], (dict, list)) and 'api_key_env' not in loc: msg += f" (got {err['input']!r})"   # a key there is not shown
     return f"{_where(loc, lines, overrides, fname)}: field '{'.'.join(map(str, loc))}': {msg}"
 
 # %% ../nbs/00_config.ipynb #f81cfe4c
@@ -284,8 +332,6 @@ def _apply_override(raw: dict, key: str, value):
 def load_params(path, **overrides) -> RunConfig:
     "Load and validate a params YAML into a `RunConfig`; `overrides` are dotted keys, e.g. `**{'evaluate.limit': 5}`"
     path = Path(path)
-    if path.is_dir(): raise ParamsError(f"{path}: a folder, not a params file")
-    if not path.exists(): raise ParamsError(f"{path}: params file not found")
     text = _read_text(path)
     raw, lines = parse_yaml(text, path, ParamsError, unique=True)
     if not isinstance(raw, dict): raise ParamsError(f"{path}:1: expected a mapping of sections at the top level" + (' (the file is empty)' if raw is None else ''))
@@ -313,16 +359,3 @@ def set_seed(seed: int):
     try:
         import torch; torch.manual_seed(seed)
     except ImportError: pass
-
-# %% ../nbs/00_config.ipynb #427fcb4e
-_SECRET_NAME = re.compile(r'(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)', re.I)
-
-def secret_values(extra_names=()) -> list[str]:
-    "Values of environment variables that look like secrets (and of `extra_names`), longest first"
-    vals = {v for k, v in os.environ.items() if (_SECRET_NAME.search(k) or k in extra_names) and len(v) >= 6}
-    return sorted(vals, key=len, reverse=True)
-
-def redact(text: str, extra_names=()) -> str:
-    "Replace every secret environment value in `text` with `***`"
-    for v in secret_values(extra_names): text = text.replace(v, '***')
-    return text

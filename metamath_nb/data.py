@@ -4,18 +4,19 @@
 
 # %% ../nbs/01_data.ipynb #1866e7c6
 from __future__ import annotations
-import json, os, random, re, warnings
+import json, math, os, random, re, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from .files import file_problem
 from .vocabulary import BENCHMARKS, SEED_SOURCES, TEST_SETS
 
 # %% auto #0
-__all__ = ['MAX_TEXT_CHARS', 'LOCAL_FILES', 'ROW_PARSERS', 'HUB_SOURCES', 'Problem', 'data_dir', 'gsm8k_gold', 'last_boxed',
-           'DataError', 'RowError', 'read_jsonl', 'gsm8k_row', 'math_row', 'backward_row', 'metamath_answer',
-           'metamathqa_row', 'Problems', 'load_rows', 'DataUnavailable', 'seeded_subset', 'load_benchmark',
-           'load_metamathqa', 'mini_seeds', 'load_seeds']
+__all__ = ['MAX_TEXT_CHARS', 'MAX_DATA_BYTES', 'LOCAL_FILES', 'ROW_PARSERS', 'HUB_SOURCES', 'Problem', 'data_dir', 'gsm8k_gold',
+           'last_boxed', 'DataError', 'RowError', 'read_jsonl', 'gsm8k_row', 'math_row', 'backward_row',
+           'metamath_answer', 'metamathqa_row', 'Problems', 'load_rows', 'DataUnavailable', 'DataEmpty',
+           'seeded_subset', 'load_benchmark', 'load_metamathqa', 'mini_seeds', 'load_seeds']
 
 # %% ../nbs/01_data.ipynb #2186098b
 @dataclass
@@ -105,6 +106,7 @@ def read_jsonl(path) -> Iterable[tuple[int, Any]]:
             if not line.strip(): continue
             try: yield n, json.loads(line)
             except json.JSONDecodeError as e: yield n, DataError(f"{path}:{n}: not valid JSON: {e.msg} (column {e.colno})")
+            except RecursionError: yield n, DataError(f"{path}:{n}: JSON nested too deeply to read")
 
 # %% ../nbs/01_data.ipynb #ad716736
 MAX_TEXT_CHARS = 20_000   # longest text field accepted from a data file (4x the longest in the benchmark files)
@@ -116,10 +118,13 @@ def _text(row, key, required=True) -> Optional[str]:
         if required: raise RowError(key, 'missing')
         return None
     v = row[key]
+    if isinstance(v, float) and not math.isfinite(v): raise RowError(key, f'expected text or a number, got {v}')
     if isinstance(v, (int, float)) and not isinstance(v, bool): v = str(v)
     if not isinstance(v, str): raise RowError(key, f'expected a string, got {type(v).__name__}')
     if required and not v.strip(): raise RowError(key, 'empty')
     if len(v) > MAX_TEXT_CHARS: raise RowError(key, f'{len(v):,} characters, over the limit of {MAX_TEXT_CHARS:,} (MAX_TEXT_CHARS)')
+    try: v.encode('utf-8')
+    except UnicodeEncodeError as e: raise RowError(key, f'not valid Unicode: a lone surrogate \\u{ord(v[e.start]):04x} at character {e.start}') from None
     return v
 
 def _level(v) -> Optional[int]:
@@ -192,6 +197,8 @@ class Problems(list):
     def __repr__(self): return f'Problems(n={len(self)}, skipped={len(self.skipped)}, path={self.path})'
 
 # %% ../nbs/01_data.ipynb #c68b1a2a
+MAX_DATA_BYTES = 4 << 30   # a data file is read whole: MetaMathQA's 395K rows take about 0.4 GB
+
 def _json_rows(path):
     "Rows of a JSON file holding a list, numbered by position (JSON lists have no useful line numbers)"
     raw = Path(path).read_bytes()
@@ -201,19 +208,23 @@ def _json_rows(path):
         raise DataError(f"{path}:{line}: not UTF-8: byte 0x{raw[e.start]:02x}") from None
     try: data = json.loads(text)
     except json.JSONDecodeError as e: raise DataError(f'{path}:{e.lineno}: not valid JSON: {e.msg}') from None
+    except RecursionError: raise DataError(f'{path}: JSON nested too deeply to read') from None
     if not isinstance(data, list): raise DataError(f'{path}:1: expected a JSON list of rows')
     return [(f'item {i}', r) for i, r in enumerate(data)]
 
 def load_rows(path, parse_row: Callable, source: str, split: str, lenient=False) -> Problems:
     "Parse every row of a JSONL (or JSON list) file with `parse_row`; strict: raise DataError, lenient: skip and count"
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f'{path}: data file not found')
+    if (why := file_problem(path, MAX_DATA_BYTES)) == 'not found': raise FileNotFoundError(f'{path}: data file not found')
+    if why: raise DataError(f'{path}: {why}, not a data file')
     rows = _json_rows(path) if path.suffix == '.json' else read_jsonl(path)
-    out, skipped = [], []
+    out, skipped, seen = [], [], {}
     for k, (n, row) in enumerate(rows):
         try:
             if isinstance(row, DataError): raise row
-            out.append(parse_row(row, k, source, split))
+            p = parse_row(row, k, source, split)
+            if p.id in seen: raise DataError(f"{path}:{n}: id '{p.id}' is the id of the item at {seen[p.id]} too: ids must be unique")
+            seen[p.id] = n; out.append(p)
         except (RowError, DataError) as e:
             msg = str(e) if isinstance(e, DataError) else f'{path}:{n}: {e}'
             if not lenient: raise DataError(msg) from None
@@ -243,6 +254,9 @@ HUB_SOURCES = {
 
 class DataUnavailable(RuntimeError):
     "Neither a local file nor the hub could provide a dataset"
+
+class DataEmpty(DataUnavailable):
+    "A test set that was found but holds no item (evaluation refuses it; decontamination lists it as not checked)"
 
 # %% ../nbs/01_data.ipynb #3ee14550
 def _from_hub(name, split, parse_row, lenient=False) -> Problems:
@@ -276,13 +290,12 @@ def seeded_subset(items: Problems, limit, seed) -> Problems:
 
 def load_benchmark(name: str, split='test', data_dir=None, limit=None, seed=0, lenient=False, path=None) -> Problems:
     "Load a benchmark ('gsm8k', 'math', 'math500', 'gsm8k_backward') as Problems: local file first, else the hub"
-    if name not in ('gsm8k', 'math', 'math500', 'gsm8k_backward'): raise ValueError(f'unknown benchmark {name!r}')
-    parse = ROW_PARSERS[name]
-    if path is not None: return seeded_subset(load_rows(path, parse, name, split, lenient), limit, seed)
-    root = globals()['data_dir'](data_dir)
-    for rel in LOCAL_FILES.get((name, split), []) if root else []:
-        if (root/rel).exists(): return seeded_subset(load_rows(root/rel, parse, name, split, lenient), limit, seed)
-    return seeded_subset(_from_hub(name, split, parse, lenient), limit, seed)
+    if name not in TEST_SETS: raise ValueError(f'unknown benchmark {name!r}')
+    parse, root = ROW_PARSERS[name], globals()['data_dir'](data_dir)
+    if path is None: path = next((root/rel for rel in LOCAL_FILES.get((name, split), []) if root and (root/rel).exists()), None)
+    items = _from_hub(name, split, parse, lenient) if path is None else load_rows(path, parse, name, split, lenient)
+    if not items and split == 'test': raise DataEmpty(f"{items.path}: {name}/{split} has no items: an empty test set checks and measures nothing")
+    return seeded_subset(items, limit, seed)
 
 # %% ../nbs/01_data.ipynb #5d348cd9
 def load_metamathqa(path=None, lenient=False, limit=None, seed=0) -> Problems:

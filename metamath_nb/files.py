@@ -4,14 +4,15 @@
 
 # %% ../nbs/00a_files.ipynb #bdbd1611
 from __future__ import annotations
-import contextlib, datetime, hashlib, os, shutil, tempfile, time
+import contextlib, datetime, errno, hashlib, os, shutil, stat, tempfile, time
 from pathlib import Path
+from typing import Optional
 try: import fcntl     # POSIX file locks; where absent (Windows) nothing is locked
 except ImportError: fcntl = None
 
 # %% auto #0
 __all__ = ['TIME_FORMAT', 'now', 'seconds_between', 'atomic_write_text', 'unique_tmp_dir', 'replace_dir', 'file_sha256',
-           'flocked']
+           'flocked', 'file_problem']
 
 # %% ../nbs/00a_files.ipynb #23ad8e2b
 TIME_FORMAT = '%Y-%m-%dT%H:%M:%S%z'   # e.g. 2026-12-04T10:05:48+0000
@@ -75,3 +76,19 @@ def flocked(path):
         if fcntl is not None: fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally: os.close(fd)
+
+# %% ../nbs/00a_files.ipynb #525ba464
+_KINDS = ((stat.S_ISDIR, 'a folder'), (stat.S_ISFIFO, 'a FIFO'), (stat.S_ISCHR, 'a character device'),
+          (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
+
+def file_problem(path, max_bytes: Optional[int] = None) -> str:
+    "'' when `path` is a regular file we may read (at most `max_bytes`), else why not: 'not found', 'a folder', ..."
+    try: st = os.stat(path)
+    except FileNotFoundError: return 'not found'
+    except OSError as e:
+        return 'a loop of symbolic links' if e.errno == errno.ELOOP else f'cannot be read ({e.strerror})'
+    for is_kind, kind in _KINDS:
+        if is_kind(st.st_mode): return kind if kind == 'a folder' else f'not a regular file ({kind})'
+    if max_bytes is not None and st.st_size > max_bytes: return f'{st.st_size:,} bytes, over the limit of {max_bytes:,}'
+    if not os.access(path, os.R_OK): return 'cannot be read (permission denied)'
+    return ''

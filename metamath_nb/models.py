@@ -10,7 +10,7 @@ from typing import Optional
 
 # %% auto #0
 __all__ = ['CHATML_TEMPLATE', 'SMOLLM2_GGUF', 'ALIASES', 'cache_dir', 'tiny_llama', 'smollm2_gguf', 'smollm2_path',
-           'resolve_model', 'load_model']
+           'resolve_model', 'model_config', 'context_length', 'load_model']
 
 # %% ../nbs/01a_models.ipynb #b9e9dadb
 def cache_dir() -> Path:
@@ -113,6 +113,23 @@ def resolve_model(name) -> str:
     "A local folder for the aliases 'tiny' and 'smollm2'; hub ids and paths unchanged"
     f = ALIASES.get(str(name).lower())
     return str(f()) if f else str(name)
+
+# %% ../nbs/01a_models.ipynb #a98c1eb3
+def model_config(name) -> Optional[dict]:
+    "A model's config.json as a dict (the text model's part of a multimodal one), without loading it; None when it is not at hand"
+    n = str(name)
+    f = Path(resolve_model(n))/'config.json'
+    if not f.exists() and '/' in n and not Path(n).exists():
+        from huggingface_hub import try_to_load_from_cache
+        hit = try_to_load_from_cache(n, 'config.json')
+        f = Path(hit) if isinstance(hit, str) else f
+    if not f.is_file(): return None
+    c = json.loads(f.read_text())
+    return c.get('text_config', c)
+
+def context_length(name) -> Optional[int]:
+    "The longest sequence a model was built for (its max_position_embeddings), None when its config is not at hand"
+    return (model_config(name) or {}).get('max_position_embeddings')
 
 # %% ../nbs/01a_models.ipynb #f8f0d115
 def _device(device):

@@ -157,8 +157,9 @@ def _finetune_checks(cfg: RunConfig):
 # %% ../nbs/09b_preflight.ipynb #817ac9b6
 def _read_benchmark(name, cfg) -> str:
     "Read a local benchmark file (at most a few seconds): '' when it parses, else the error with its file and line"
-    from metamath_nb.data import load_benchmark, DataError, DataUnavailable
+    from metamath_nb.data import load_benchmark, DataEmpty, DataError, DataUnavailable
     try: _quiet(lambda: load_benchmark(name, 'test', data_dir=cfg.data.data_dir, lenient=cfg.data.lenient)); return ''
+    except DataEmpty as e: return str(e)
     except DataUnavailable: return ''   # on the hub (cached): read when the stage runs
     except (DataError, FileNotFoundError, ValueError) as e: return str(e)
 
@@ -181,8 +182,33 @@ def _evaluate_checks(cfg: RunConfig):
     if e.engine == 'vllm' and (why := vllm_problem(e.vllm)): yield ('evaluate', 'vllm'), why
     if e.engine == 'hf' and e.device == 'cuda' and not _cuda(): yield ('evaluate', 'device'), "cuda, but CUDA is not available here"
 
+# %% ../nbs/09b_preflight.ipynb #807d89e6
+def _context(model, max_model_len=None) -> Optional[int]:
+    "The context a budget must fit: the server's max_model_len, else the model's own (None when not at hand)"
+    from metamath_nb.models import context_length
+    return None if model_problem(model) else max_model_len or context_length(model)   # a bad model is reported elsewhere
+
+def _fits(n, c, model, what='new tokens') -> str:
+    return f"{n} {what} do not fit the context of {c} tokens of {model}" if c and n > c else ''
+
+def _teacher_budget(cfg: RunConfig):
+    t = cfg.teacher
+    if t.backend != 'openai' and (why := _fits(cfg.augment.max_tokens, _context(t.model, t.vllm.max_model_len), t.model)): yield ('augment', 'max_tokens'), why
+
+def _finetune_budget(cfg: RunConfig):
+    f = cfg.finetune
+    if (why := _fits(f.max_length, _context(f.base_model), f.base_model, 'tokens')):
+        yield ('finetune', 'max_length'), why
+
+def _evaluate_budget(cfg: RunConfig):
+    model = cfg.evaluate.model or cfg.finetune.base_model
+    c = _context(model, cfg.evaluate.vllm.max_model_len)
+    for b, n in cfg.evaluate.max_new_tokens.items():
+        if (why := _fits(n, c, model)): yield ('evaluate', 'max_new_tokens', b), why
+
 # %% ../nbs/09b_preflight.ipynb #66a00ef6
-_CHECKS = {'synthesize': [_teacher_checks, _augment_checks], 'finetune': [_finetune_checks], 'evaluate': [_evaluate_checks]}
+_CHECKS = {'synthesize': [_teacher_checks, _augment_checks, _teacher_budget], 'finetune': [_finetune_checks, _finetune_budget],
+           'evaluate': [_evaluate_checks, _evaluate_budget]}
 require_keys(_CHECKS, STAGE_NAMES, 'metamath_nb.preflight._CHECKS')   # a new stage gets its checks here
 
 def preflight(cfg: RunConfig, stages=None) -> list[str]:

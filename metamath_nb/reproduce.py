@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_reproduce.ipynb #71655a58
 from __future__ import annotations
-import argparse, json, sys, tempfile, time
+import argparse, errno, json, sys, tempfile, time
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
@@ -39,6 +39,11 @@ def _failure_text(e) -> str:
     src = getattr(e, 'source', '') or ''
     return f"cell {getattr(e, 'cell_index', '?')}:\n{src}\n---\n{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
 
+def _record(fn, *a, **kw) -> str:
+    "Write a record (a stage's end, the run's end) after a failure: '' when written, else why not (a full disk must not hide the stage's own error)"
+    try: fn(*a, **kw); return ''
+    except OSError as e: return f"\n(the record could not be written: {e.strerror or e}; it still says running, and the same command resumes)"
+
 def run_stage(run: RunDir, stage: str, force: bool = False, nbs: Optional[Path] = None, log_output: bool = False) -> str:
     "Execute one stage's notebook into the run folder; returns 'done' or 'skipped'"
     import papermill as pm
@@ -53,10 +58,10 @@ def run_stage(run: RunDir, stage: str, force: bool = False, nbs: Optional[Path] 
             pm.execute_notebook(str(nb), str(out/nb.name), cwd=str(Path.cwd()), log_output=log_output, **live,
                                 parameters={'params_file': str((run.path/'params.yaml').resolve()), 'run_dir': str(run.path.resolve())})
     except KeyboardInterrupt:
-        end_stage(run, stage, 'interrupted', 'interrupted'); raise
+        _record(end_stage, run, stage, 'interrupted', 'interrupted'); raise
     except Exception as e:
-        err = _failure_text(e); end_stage(run, stage, 'failed', err)
-        raise StageFailed(f"stage '{stage}' failed in {out/nb.name}\n{err}") from None
+        err = _failure_text(e); note = _record(end_stage, run, stage, 'failed', err)
+        raise StageFailed(f"stage '{stage}' failed in {out/nb.name}\n{err}{note}") from None
     end_stage(run, stage, 'done')
     return 'done'
 
@@ -76,8 +81,11 @@ def reproduce(params, stages=None, force=False, outputs_root=None, nbs=None, ove
             t = time.time(); r = run_stage(run, s, force=force, nbs=nbs, log_output=log_output)
             print(f"  {s}: {r} ({time.time() - t:.0f}s)", flush=True)
         status = 'done'
-    except StageFailed: status = 'failed'; raise
-    finally: run.finish(status); run.close()
+    except StageFailed as e: status, e.run_path = 'failed', run.path; raise
+    finally:
+        if status == 'done': run.finish(status)
+        else: _record(run.finish, status)   # already failing: the stage's error is the one to show
+        run.close()
     return run
 
 def reproduce_batch(folder, **kw) -> dict:
@@ -154,26 +162,47 @@ def _cache(a) -> int:
     if a.action == 'export' and out is None:
         if path is None: print("metamath-nb cache export: name the output file: metamath-nb cache export [PATH] OUT", file=sys.stderr); return EXIT_USAGE
         path, out = None, path
+    if path is None and not Path(DEFAULT_CACHE).exists():
+        print(f"metamath-nb cache: no teacher cache at {DEFAULT_CACHE} yet (the first synthesis makes it, under the outputs "
+              "folder of the run); name the cache file: metamath-nb cache {a.action} PATH", file=sys.stderr); return EXIT_FAILED
     try: cache_main([a.action, path or DEFAULT_CACHE] + ([out] if out else []))
     except SystemExit as e:
         if e.code not in (None, 0): print(f"metamath-nb cache: {e.code}" if isinstance(e.code, str) else '', file=sys.stderr); return EXIT_FAILED
     return 0
 
+def _report(a) -> int:
+    "metamath-nb report [--outputs DIR] [--dir DIR]"
+    if not Path(a.outputs).is_dir():
+        print(f"metamath-nb report: --outputs {a.outputs}: no such folder (the run folders are read from there)", file=sys.stderr); return EXIT_USAGE
+    print('report in', run_report(a.outputs, a.dir)); return 0
+
+def _reproduce(a) -> int:
+    "metamath-nb reproduce PARAMS [options]: with --report, the report is rebuilt also when a stage failed (it says which and why)"
+    kw = dict(stages=a.stages, force=a.force, outputs_root=a.outputs, overrides=parse_overrides(a.overrides), log_output=a.log_output, wait=a.wait)
+    if Path(a.params).is_dir():
+        res = reproduce_batch(a.params, **kw); print(json.dumps(res, indent=1))
+        if a.report: print('report in', run_report(a.outputs or 'outputs'))
+        return 0 if all(v == 'done' for v in res.values()) else EXIT_BUSY if set(res.values()) <= {'done', 'busy'} else EXIT_FAILED
+    failed = None
+    try: path = reproduce(a.params, **kw).path
+    except StageFailed as e: failed, path = e, getattr(e, 'run_path', None)
+    rep = run_report(a.outputs or 'outputs') if a.report and path else None
+    if rep: print('report in', rep)
+    if path: print(run_summary_text(path, rep/'90_report.html' if rep else None))
+    if failed: raise failed
+    return 0
+
+def _os_error(e: OSError) -> str:
+    "One line for an operating-system error; a full disk says what to do"
+    where = f" ({e.filename})" if getattr(e, 'filename', None) else ''
+    if e.errno == errno.ENOSPC: return f"the disk is full{where}: free some space and run the same command again; finished stages are kept"
+    return f"{e.strerror or e}{where}"
+
 def main(argv=None) -> int:
     "metamath-nb reproduce PARAMS [options] | report [options] | cache stats|check|export [PATH] [OUT]"
     a = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))   # bad arguments: usage and exit 2
-    try:
-        if a.cmd == 'cache': return _cache(a)
-        if a.cmd == 'report': print('report in', run_report(a.outputs, a.dir)); return 0
-        kw = dict(stages=a.stages, force=a.force, outputs_root=a.outputs, overrides=parse_overrides(a.overrides), log_output=a.log_output, wait=a.wait)
-        if Path(a.params).is_dir():
-            res = reproduce_batch(a.params, **kw); print(json.dumps(res, indent=1))
-            if any(v != 'done' for v in res.values()): return EXIT_BUSY if set(res.values()) <= {'done', 'busy'} else EXIT_FAILED
-        else: run = reproduce(a.params, **kw)
-        rep = run_report(a.outputs or 'outputs') if a.report else None
-        if rep: print('report in', rep)
-        if not Path(a.params).is_dir(): print(run_summary_text(run.path, rep/'90_report.html' if rep else None))
-        return 0
+    try: return {'cache': _cache, 'report': _report, 'reproduce': _reproduce}[a.cmd](a)
     except RunBusy as e: print(f"metamath-nb: {e}", file=sys.stderr); return EXIT_BUSY
     except (StageFailed, ParamsError) as e: print(f"metamath-nb: {e}", file=sys.stderr); return EXIT_FAILED
+    except OSError as e: print(f"metamath-nb: {_os_error(e)}", file=sys.stderr); return EXIT_FAILED
     except KeyboardInterrupt: print("metamath-nb: interrupted; the same command resumes the run", file=sys.stderr); return 130

@@ -4,14 +4,14 @@
 
 # %% ../nbs/00e_rundir.ipynb #1dc39c04
 from __future__ import annotations
-import json, os, platform, shutil, socket, subprocess, sys, time
+import json, os, platform, re, shutil, socket, subprocess, sys, time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Optional, Union
 
 import yaml
-from .config import RunConfig, params_hash, redact, set_seed
+from .config import ParamsError, RunConfig, params_hash, redact, set_seed
 from .files import atomic_write_text, file_sha256, flocked, now
 try: import fcntl     # POSIX file locks; where absent (Windows) runs are not locked
 except ImportError: fcntl = None
@@ -151,23 +151,27 @@ class RunDir:
 # %% ../nbs/00e_rundir.ipynb #340f9284
 def default_run_id(cfg: RunConfig) -> str:
     "<params stem>-<first 8 hex digits of the params hash>"
-    stem = Path(cfg.source).stem if cfg.source else cfg.study
-    return f"{stem}-{params_hash(cfg)[:8]}"
+    stem = re.sub(r'[^A-Za-z0-9_.-]', '_', Path(cfg.source).stem).lstrip('.') if cfg.source else cfg.study
+    return f"{stem or cfg.study}-{params_hash(cfg)[:8]}"
 
 def run_path(cfg: RunConfig, root=None) -> Path:
     "`<root or output_root>/<study>/<run_id>/` of a config"
     return Path(root or cfg.output_root)/cfg.study/(cfg.run_id or default_run_id(cfg))
 
+_OURS = re.compile(r'^\..+\.(?:[a-z0-9_]{8}\.tmp|\d+\.\d+\.old)$')  # names atomic_write_text, unique_tmp_dir and replace_dir give
+
 def _clean_tmp(path: Path):
-    "Remove temporary files and folders that killed writers left in a run (safe only under the run's lock)"
-    for p in list(path.rglob('.*.tmp')) + list(path.rglob('.*.old')):
-        if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+    "Remove the temporary files and folders that killed writers of this package left in a run (safe only under the run's lock)"
+    for p in [p for p in path.rglob('.*') if _OURS.match(p.name)]:
+        if p.is_dir() and not p.is_symlink(): shutil.rmtree(p, ignore_errors=True)
         else: p.unlink(missing_ok=True)
 
 def start_run(cfg: RunConfig, root=None, hold_lock=False, wait=False) -> RunDir:
     "Create (or reopen) the run folder with resolved params and a manifest; set the seed. `hold_lock`: take the writer lock (`wait` for it), else check that nobody holds it"
     set_seed(cfg.seed)
     path = run_path(cfg, root)
+    for p in (path.parents[1], path.parent, path):   # output_root, its study folder, the run folder
+        if p.exists() and not p.is_dir(): raise ParamsError(f"{p}: a file where the run's folders go (output_root: {path.parents[1]})")
     path.mkdir(parents=True, exist_ok=True)
     run = RunDir(path, cfg, lock=lock_run(path, wait) if hold_lock else check_run_free(path))
     try:

@@ -11,13 +11,13 @@ from typing import Optional
 from fastcore.basics import patch
 from IPython import get_ipython
 from .config import RunConfig
-from .files import now, seconds_between
+from .files import file_sha256, now, seconds_between
 from .rundir import RunDir
 from .vocabulary import STAGE_NAMES, STAGES, stage_sections
 
 # %% auto #0
-__all__ = ['stage_hash', 'read_stage', 'write_stage', 'begin_stage', 'end_stage', 'stage_is_done', 'stage_seconds', 'StageRecord',
-           'record_stage']
+__all__ = ['stage_hash', 'read_stage', 'write_stage', 'products_hash', 'stage_inputs', 'stale_inputs', 'begin_stage', 'end_stage',
+           'stage_is_done', 'stage_seconds', 'StageRecord', 'record_stage']
 
 # %% ../nbs/00f_stages.ipynb #48119850
 def stage_hash(cfg: RunConfig, stage: str) -> str:
@@ -43,21 +43,45 @@ def write_stage(run: RunDir, stage: str, **info) -> dict:
     run.write_json(f'{stage}/stage.json', st)
     return st
 
+# %% ../nbs/00f_stages.ipynb #571c9593
+def products_hash(run_path, stage: str) -> str:
+    "sha256 over the names and contents of a stage's products (its files that later stages read)"
+    folder, h = Path(run_path)/stage, hashlib.sha256()
+    for f in sorted({f for pat in STAGES[stage].products for f in folder.glob(pat) if f.is_file()}):
+        h.update(f"{f.relative_to(folder)}\0{file_sha256(f)}\0".encode())
+    return h.hexdigest()
+
+def _upstream(cfg: RunConfig, stage: str) -> list[str]:
+    "The stages of the run before `stage`"
+    return [s for s in cfg.stages if s in STAGES and STAGE_NAMES.index(s) < STAGE_NAMES.index(stage)]
+
+# %% ../nbs/00f_stages.ipynb #2fa44d97
+def stage_inputs(run_path, cfg: RunConfig, stage: str) -> dict:
+    "The products hash of every earlier stage of the run as its record says now (None where it is not done)"
+    recs = {s: read_stage(run_path, s) for s in _upstream(cfg, stage)}
+    return {s: r.get('products') if r.get('status') == 'done' else None for s, r in recs.items()}
+
+def stale_inputs(run_path, cfg: RunConfig, stage: str) -> list[str]:
+    "Why a done stage is stale: the earlier stages whose products changed since it started ([] when none did)"
+    had, now_ = read_stage(run_path, stage).get('inputs') or {}, stage_inputs(run_path, cfg, stage)
+    return [f"{s} {'was redone' if had.get(s) else 'was done'} after {stage} started" for s, h in now_.items() if h != had.get(s)]
+
 # %% ../nbs/00f_stages.ipynb #cfbed5a7
 def begin_stage(run: RunDir, stage: str, notebook: str = '', runner: str = 'reproduce', **extra) -> dict:
-    "Mark `stage` running under the params it depends on now (their hash), with its notebook, runner and start time"
-    return write_stage(run, stage, status='running', params_hash=stage_hash(run.cfg, stage), notebook=notebook,
-                       started=now(), ended=None, error=None, runner=runner, **extra)
+    "Mark `stage` running under the params it depends on now (their hash) and the products of the stages before it, with its notebook, runner and start time"
+    return write_stage(run, stage, status='running', params_hash=stage_hash(run.cfg, stage), inputs=stage_inputs(run.path, run.cfg, stage),
+                       notebook=notebook, started=now(), ended=None, error=None, runner=runner, **extra)
 
 def end_stage(run: RunDir, stage: str, status: str = 'done', error: Optional[str] = None, **extra) -> dict:
-    "Mark `stage` done, failed or interrupted, with its end time and the error text"
+    "Mark `stage` done (with the hash of its products), failed or interrupted, with its end time and the error text"
+    if status == 'done': extra['products'] = products_hash(run.path, stage)
     return write_stage(run, stage, status=status, ended=now(), error=error, **extra)
 
 # %% ../nbs/00f_stages.ipynb #f59e1498
 def stage_is_done(run_path, cfg: RunConfig, stage: str) -> bool:
-    "Whether `stage.json` says done for the params the stage depends on now"
+    "Whether `stage.json` says done for the params the stage depends on now, and for the products of the stages before it as they are now"
     st = read_stage(run_path, stage)
-    return st.get('status') == 'done' and st.get('params_hash') == stage_hash(cfg, stage)
+    return st.get('status') == 'done' and st.get('params_hash') == stage_hash(cfg, stage) and not stale_inputs(run_path, cfg, stage)
 
 def stage_seconds(st: dict) -> Optional[float]:
     "How long a stage took, from its record (None while it runs or when a time is missing)"

@@ -104,10 +104,11 @@ class StageSpec:
     name: str
     notebook: str             # the study notebook that runs it (nbs/)
     sections: tuple           # the params sections it reads itself
+    products: tuple = ()      # what later stages read of its folder (glob patterns): their record names these files' hash
 
 STAGES = {s.name: s for s in (
-    StageSpec('synthesize', '50_synthesize.ipynb', ('seed', 'data', 'teacher', 'augment', 'curate')),
-    StageSpec('finetune', '60_finetune.ipynb', ('finetune',)),
+    StageSpec('synthesize', '50_synthesize.ipynb', ('seed', 'data', 'teacher', 'augment', 'curate'), ('metamathqa.jsonl',)),
+    StageSpec('finetune', '60_finetune.ipynb', ('finetune',), ('result.json', 'adapter/**/*', 'merged/**/*')),
     StageSpec('evaluate', '70_evaluate.ipynb', ('evaluate',)))}
 STAGE_NAMES = tuple(STAGES)
 Stage = Literal[STAGE_NAMES]

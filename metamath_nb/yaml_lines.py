@@ -10,7 +10,7 @@ from typing import Optional
 import yaml
 
 # %% auto #0
-__all__ = ['key_lines', 'nearest_line', 'duplicate_keys', 'parse_yaml', 'suggest']
+__all__ = ['MAX_DEPTH', 'MAX_VALUES', 'key_lines', 'nearest_line', 'duplicate_keys', 'check_size', 'parse_yaml', 'suggest']
 
 # %% ../nbs/00b_yaml_lines.ipynb #3e660f76
 def key_lines(node, path=(), out=None) -> dict:
@@ -49,10 +49,41 @@ def duplicate_keys(node, fname, path=()) -> list[str]:
         for i, v in enumerate(node.value): out += duplicate_keys(v, fname, path + (i,))
     return out
 
+# %% ../nbs/00b_yaml_lines.ipynb #93fc7c50
+MAX_DEPTH = 32           # nesting levels of mappings and lists
+MAX_VALUES = 100_000     # values a document stands for, aliases expanded
+
+_OPEN = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+def _depth_problem(text: str) -> Optional[tuple[int, str]]:
+    "(line, why) when the document nests deeper than MAX_DEPTH (read from its tokens, without recursion)"
+    depth = 0
+    for tok in yaml.scan(text):
+        depth += isinstance(tok, _OPEN) - isinstance(tok, _CLOSE)
+        if depth > MAX_DEPTH: return tok.start_mark.line + 1, f'nested more than {MAX_DEPTH} levels deep'
+
+# %% ../nbs/00b_yaml_lines.ipynb #1f4a29be
+def _values(node, memo) -> int:
+    "How many values `node` stands for, aliases expanded (each node counted once, then remembered)"
+    if id(node) not in memo:
+        kids = [x for kv in node.value for x in kv] if isinstance(node, yaml.MappingNode) else \
+               node.value if isinstance(node, yaml.SequenceNode) else []
+        memo[id(node)] = 1 + sum(_values(k, memo) for k in kids)
+    return memo[id(node)]
+
+def check_size(text: str, fname, error=ValueError):
+    "Raise `error` naming `fname` and the line when a YAML text nests deeper than MAX_DEPTH or stands for more than MAX_VALUES values"
+    if (p := _depth_problem(text)): raise error(f"{fname}:{p[0]}: {p[1]}")
+    node = yaml.compose(text)
+    if node is not None and (n := _values(node, {})) > MAX_VALUES:
+        raise error(f"{fname}:1: stands for {n:,} values with its aliases expanded, over the limit of {MAX_VALUES:,}")
+    return node
+
 # %% ../nbs/00b_yaml_lines.ipynb #2cc97b2d
 def parse_yaml(text: str, fname, error=ValueError, unique: bool = False) -> tuple:
-    "(data, key lines) of a YAML text; a syntax error (and with `unique` a duplicate key) raises `error` naming `fname` and the line"
-    try: node, data = yaml.compose(text), yaml.safe_load(text)
+    "(data, key lines) of a YAML text; a syntax error, a document too deep or too large (`check_size`), and with `unique` a duplicate key, raise `error` naming `fname` and the line"
+    try: node = check_size(text, fname, error); data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         raise error(f"{fname}:{mark.line + 1 if mark else '?'}: not valid YAML: {getattr(e, 'problem', e)}") from None
