@@ -50,9 +50,15 @@ else:
     say('FAIL nbdev-export/nbdev-clean changed files (or failed): run `make export` and commit the result')
     subprocess.run(['git', 'status', '--short', 'nbs', 'metamath_nb'])
 
+# The models that notebooks and tests share, made once here (beside the README check) rather than by two jobs at once:
+# on a new machine SmolLM2's conversion from its GGUF takes a minute. A failure here shows again in the jobs.
+warm = subprocess.Popen([sys.executable, '-c', 'from metamath_nb.models import smollm2_path, tiny_llama; smollm2_path(); tiny_llama()'],
+                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 if run([sys.executable, '-m', 'metamath_nb.site', '--check-readme']).returncode == 0:
     passed += 1; say('PASS README.md matches nbs/index.ipynb')
 else: failed += 1; say('FAIL README.md is stale or missing: run `make docs` and commit README.md')
+
+warm.wait()
 
 # ---------------------------------------------------------------- the queue: notebooks and test files
 flags = os.environ.get('TEST_FLAGS', '')
