@@ -48,7 +48,7 @@ if [ -n "$UV" ]; then
   # the first index that has that version (multiprocess 0.70.19: py310 from one local index, where pip takes py311 from
   # the other). A local (file://) index whose pages link exactly the files of one folder is therefore given to uv as
   # find-links on that folder: the same files, weighed one by one as pip does. Any other index stays an index.
-  mapfile -t UV_ARGS < <("$PYTHON" - <<'EOF'
+  if ! uv_args=$("$PYTHON" - <<'EOF'
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -80,7 +80,10 @@ for u in words('constraint'): out += ['--constraint', u]
 if (get('no-index') or '').lower() in ('1', 'true', 'yes', 'on'): out += ['--no-index']
 print('\n'.join(out))
 EOF
-  )
+  ); then echo "install.sh: pip's configuration could not be read for uv; installing with pip"; UV=
+  else mapfile -t UV_ARGS <<<"$uv_args"; fi
+fi
+if [ -n "$UV" ]; then
   cert=$("$PYTHON" -m pip config get global.cert 2>/dev/null || true); cert=${PIP_CERT:-$cert}
   [ -n "$cert" ] && [ -z "${SSL_CERT_FILE:-}" ] && export SSL_CERT_FILE=$cert
   export UV_HTTP_TIMEOUT=${UV_HTTP_TIMEOUT:-${PIP_DEFAULT_TIMEOUT:-180}}
