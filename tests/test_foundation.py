@@ -1,5 +1,5 @@
 "Foundation checks that must run everywhere: params errors, secrets, offline models, every params file valid."
-import json, os, subprocess, sys, time
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 from metamath_nb.config import load_params, ParamsError
@@ -39,14 +39,19 @@ def test_tiny_model_generates_offline(tmp_path):
     out = model.generate(**enc, max_new_tokens=5, do_sample=False)
     assert out.shape[1] == enc['input_ids'].shape[1] + 5 or out.shape[1] > enc['input_ids'].shape[1]
 
-def test_smollm2_loads_offline_and_answers():
+def test_smollm2_loads_offline_and_answers(monkeypatch):
+    import metamath_nb.models as M
     assert os.environ.get('HF_HUB_OFFLINE') == '1'
-    smollm2_path()  # converts once
-    t = time.time(); model, tok = load_model('smollm2'); load_s = time.time() - t
+    path = smollm2_path()  # converts once
+    weights = (path/'model.safetensors').stat().st_mtime_ns
+    # a cached load reads the converted folder and nothing else: it never goes back to the GGUF. How long it takes
+    # (about 1 s, against a minute or more for the conversion on a busy 2-core machine) is bench/models.py's figure.
+    monkeypatch.setattr(M, 'smollm2_gguf', lambda: pytest.fail('a cached load converted the GGUF again'))
+    model, tok = load_model('smollm2')
+    assert (path/'model.safetensors').stat().st_mtime_ns == weights
     enc = tok.apply_chat_template([{'role': 'user', 'content': 'What is 12 plus 30?'}], add_generation_prompt=True,
                                   return_tensors='pt', return_dict=True)
     out = model.generate(**enc, max_new_tokens=16, do_sample=False)
     text = tok.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True)
     assert any(ch.isdigit() for ch in text), text
-    assert load_s < 10, f"cached load took {load_s:.1f}s"
     assert (tok.eos_token, tok.pad_token) == ('<|im_end|>', '<|im_end|>')

@@ -3,7 +3,7 @@ and data error before the first stage and without a traceback, a conventional co
 
 Written against the public behaviour (the CLI, load_params, the data loaders, RunDir), so that the same file also runs
 against older code: see the issue note for which of these failed there."""
-import json, os, subprocess, sys, textwrap, time
+import json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import pytest
 
@@ -93,11 +93,20 @@ def test_two_reproduce_processes_on_one_params_file(tmp_path):
     while not list(out.glob('rel/*/evaluate/stage.json')):                  # the first run is in its stage
         assert a.poll() is None and time.time() - t0 < 120, a.communicate()
         time.sleep(0.1)
-    run = next(out.glob('rel/*'))
-    rc, _, err = cli('reproduce', p, '--outputs', out)                      # refuses at once, clearly
-    assert rc == 75 and 'another process is writing this run (pid' in err and 'Traceback' not in err, err
-    c = subprocess.Popen(CLI + ['reproduce', str(p), '--outputs', str(out), '--wait'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    oa, ea = a.communicate(timeout=600); oc, ec = c.communicate(timeout=600)
+    # a is held in its stage (stopped) until c waits for it: a stage this short could otherwise end before b or c
+    # starts (seen when the tests ran two at a time), and c would find the run free
+    os.kill(a.pid, signal.SIGSTOP); waited = []
+    try:
+        assert a.poll() is None, a.communicate()
+        run = next(out.glob('rel/*'))
+        c = subprocess.Popen(CLI + ['reproduce', str(p), '--outputs', str(out), '--wait'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rc, _, err = cli('reproduce', p, '--outputs', out)                      # refuses at once, clearly
+        assert rc == 75 and 'another process is writing this run (pid' in err and 'Traceback' not in err, err
+        while not any('waiting for' in line for line in waited):            # c blocks on a's lock
+            waited.append(c.stderr.readline())
+            assert waited[-1], (waited, c.communicate(timeout=600))
+    finally: os.kill(a.pid, signal.SIGCONT)
+    oa, ea = a.communicate(timeout=600); oc, ec = c.communicate(timeout=600); ec = ''.join(waited) + ec
     assert a.returncode == 0, ea[-3000:]
     assert c.returncode == 0 and 'waiting for' in ec and 'evaluate: skipped' in oc, (oc, ec[-3000:])
     assert 'Traceback' not in ea + ec
