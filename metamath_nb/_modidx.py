@@ -154,6 +154,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'metamath_nb.data._text': ('data.html#_text', 'metamath_nb/data.py'),
                                   'metamath_nb.data.backward_row': ('data.html#backward_row', 'metamath_nb/data.py'),
                                   'metamath_nb.data.data_dir': ('data.html#data_dir', 'metamath_nb/data.py'),
+                                  'metamath_nb.data.drop_number': ('data.html#drop_number', 'metamath_nb/data.py'),
+                                  'metamath_nb.data.drop_row': ('data.html#drop_row', 'metamath_nb/data.py'),
                                   'metamath_nb.data.gsm8k_gold': ('data.html#gsm8k_gold', 'metamath_nb/data.py'),
                                   'metamath_nb.data.gsm8k_row': ('data.html#gsm8k_row', 'metamath_nb/data.py'),
                                   'metamath_nb.data.last_boxed': ('data.html#last_boxed', 'metamath_nb/data.py'),

@@ -21,7 +21,7 @@ from .gen_types import GenRequest, cut_at_stop
 from .local_generate import hf_generate
 from .teacher import Teacher
 from .vllm_server import vllm_available
-from .vocabulary import BENCH_KIND, DEFAULT_MAX_NEW_TOKENS
+from .vocabulary import BENCH_KIND, BENCHMARKS, DEFAULT_MAX_NEW_TOKENS
 
 # %% auto #0
 __all__ = ['METAMATH_STOP', 'eval_prompt', 'bench_kind', 'max_tokens_for', 'stop_strings', 'FunctionEngine', 'HFEngine',
@@ -44,7 +44,7 @@ def eval_prompt(question: str, # the benchmark question
 
 # %% ../nbs/08_evaluate.ipynb #afdbc740
 def bench_kind(bench: str, p: Optional[Problem] = None) -> str:
-    "Grader kind ('gsm8k' or 'math') of a benchmark; for other names (e.g. a mixed held-out set), from the problem or the name"
+    "Grader kind ('gsm8k', 'math' or 'drop') of a benchmark; for other names (e.g. a mixed held-out set), from the problem or the name"
     if bench in BENCH_KIND: return BENCH_KIND[bench]
     if p is not None: return 'math' if 'math' in (p.source or '').replace('metamath', '') or p.level or p.subject else 'gsm8k'
     return 'math' if 'math' in bench.replace('metamath', '') else 'gsm8k'
@@ -52,7 +52,7 @@ def bench_kind(bench: str, p: Optional[Problem] = None) -> str:
 def max_tokens_for(bench: str, cfg: EvalConfig, kind: Optional[str] = None) -> int:
     "New-token budget: the params' value for `bench`, else the paper's; other benchmark names go by grader `kind`"
     if bench in cfg.max_new_tokens: return cfg.max_new_tokens[bench]
-    if bench in DEFAULT_MAX_NEW_TOKENS: return DEFAULT_MAX_NEW_TOKENS[bench]
+    if bench in BENCH_KIND: return BENCHMARKS[bench].max_new_tokens
     kind = kind or bench_kind(bench)
     return cfg.max_new_tokens.get(kind, DEFAULT_MAX_NEW_TOKENS[kind])
 
@@ -260,7 +260,7 @@ def predict_bench(engine, bench: str, problems: list, cfg: EvalConfig, path) -> 
     prompts = {p.id: eval_prompt(p.question, cfg.prompt) for p in todo}
     stop, t0, j0 = stop_strings(cfg), time.perf_counter(), getattr(engine, 'resumed', 0)
     chunks = []  # one token budget per chunk: a mixed set (GSM8K- and MATH-style items) is chunked by kind
-    for k in ('gsm8k', 'math'):
+    for k in dict.fromkeys(bench_kind(bench, p) for p in todo):   # the kinds present, in the order of the sorted items
         same = [p for p in todo if bench_kind(bench, p) == k]
         chunks += [same[i:i + engine.chunk_size] for i in range(0, len(same), engine.chunk_size)]
     with tqdm(total=len(todo), desc=f"eval {bench}", unit='item', disable=not todo) as bar:

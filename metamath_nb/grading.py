@@ -89,16 +89,16 @@ def _gsm8k_number(pred: str) -> Optional[Fraction]:
     return read_number(nums[0].replace(',', '')) if len(nums) == 1 else None
 
 def _kind(kind: str) -> str:
-    "Grading kind of a benchmark name: gsm8k and gsm8k_backward grade as 'gsm8k', math and math500 as 'math'"
+    "Grading kind of a benchmark name: gsm8k and gsm8k_backward grade as 'gsm8k', math and math500 as 'math', drop as 'drop'"
     k = BENCH_KIND.get(kind)
-    if k is None: raise ValueError(f"kind must be 'gsm8k' or 'math' (or a benchmark name), got {kind!r}")
+    if k is None: raise ValueError(f"kind must be 'gsm8k', 'math' or 'drop' (or a benchmark name), got {kind!r}")
     return k
 
 # %% ../nbs/02_grading.ipynb #1888d6de
 def _robust_compare(pred: str, gold: str, kind: str, timeout: float) -> tuple[bool, str]:
     "Robust comparison of two extracted answers (may raise TooLarge or Deadline)"
     (p, pp, pu), (g, gp, gu) = normalize_parts(pred), normalize_parts(gold)
-    if kind == 'gsm8k':
+    if kind in ('gsm8k', 'drop'):
         a, b = _gsm8k_number(pred), read_number(g)
         if a is not None and b is not None: return numbers_equal(a, b, pp, gp), 'ok'
     if pu and gu and pu != gu: return False, 'ok'
@@ -133,10 +133,10 @@ def grade_output(output: str, gold: str, kind='gsm8k', mode='robust', timeout=IT
         return dict(answer=None, rule='too_long' if output else 'none', correct=False, status='too_long' if output else 'no_answer')
     if mode == 'metamath':
         ans = metamath_extract(output, kind)
-        if kind == 'gsm8k' and ans is not None:
-            try: n = metamath_gsm8k_number(ans)
+        if kind in ('gsm8k', 'drop') and ans is not None:
+            try: n = metamath_gsm8k_number(ans, rounded=kind == 'gsm8k')
             except Ungradable as e: return dict(answer=ans[:MAX_ANSWER_CHARS], rule='metamath', correct=False, status=e.status)
-            ans = None if n is None else str(n)
+            ans = None if n is None else str(n) if kind == 'gsm8k' else str(int(n)) if n.is_integer() else repr(n)
         ex = Extracted(ans, 'metamath' if ans is not None else 'none')
     else: ex = extract_answer(output, kind)
     ok, status = compare_answers(ex.answer, gold, kind, mode, timeout)

@@ -43,18 +43,19 @@ def _mm_fraction(tok: str) -> float:
     except OverflowError as e: raise Ungradable('too_large', 'the fraction does not fit a float') from e
 
 # %% ../nbs/02b_paper_grader.ipynb #39084d95
-def metamath_gsm8k_number(answer_text: str) -> Optional[int]:
+def metamath_gsm8k_number(answer_text: str,
+                          rounded: bool = True) -> Optional[float]:  # False: the number as written (DROP's exact match)
     "The number MetaMath's GSM8K eval reads from the text after 'The answer is: ' (rounded), or None; Ungradable where it raises"
     m = _MM_NUMBER.search(answer_text.strip())
     if not m: return None
-    tok = m.group()
+    tok, fin = m.group(), _mm_round if rounded else float
     if '/' in tok:
         num, den = tok.split('/')[:2]
         if not (_is_number(den) and _is_number(num)): return None
-        if den == '0': return _mm_round(float(num.replace(',', '')))
-        return _mm_round(_mm_fraction(tok.replace(',', '')))
+        if den == '0': return fin(float(num.replace(',', '')))
+        return fin(_mm_fraction(tok.replace(',', '')))
     v = float(tok.replace(',', ''))
-    return None if v == float('inf') else _mm_round(v)
+    return None if v == float('inf') else fin(v)
 
 # %% ../nbs/02b_paper_grader.ipynb #338c159c
 def metamath_extract(output: str, kind: str) -> Optional[str]:
@@ -62,7 +63,7 @@ def metamath_extract(output: str, kind: str) -> Optional[str]:
     parts = output.split('The answer is: ')
     if len(parts) < 2: return None
     ans = parts[-1]
-    if kind == 'gsm8k': return ans.strip()
+    if kind in ('gsm8k', 'drop'): return ans.strip()
     ans = ans.split('.\n')[0].strip()
     return (ans[:-1] if ans.endswith('.') else ans).strip()
 
@@ -131,6 +132,6 @@ def metamath_compare(pred: str, gold: str, kind: str) -> tuple[bool, str]:
     if kind == 'math': return hendrycks_equiv(pred, gold), 'ok'
     try: g = float(gold.replace(',', ''))
     except ValueError: return False, 'bad_gold'
-    try: n = metamath_gsm8k_number(pred)
+    try: n = metamath_gsm8k_number(pred, rounded=kind != 'drop')
     except Ungradable as e: return False, e.status
     return n is not None and float(n) == g, 'ok'

@@ -11,10 +11,10 @@ from typing import Literal, Optional
 # %% auto #0
 __all__ = ['Dataset', 'DATASETS', 'DATASET_NAMES', 'GRADER_KIND', 'DATA_SOURCES', 'SEED_SOURCES', 'AUGMENTATIONS', 'AUG_NAMES',
            'AugType', 'SFT', 'METAMATHQA_TYPES', 'SFT_TYPES', 'RELEASED_READING', 'METAMATHQA_FIELDS', 'FUNNEL',
-           'CURATION_FUNNEL', 'DISAGREEMENT', 'BENCHMARKS', 'TEST_SETS', 'BENCH_KIND', 'DEFAULT_MAX_NEW_TOKENS',
-           'STAGES', 'STAGE_NAMES', 'Stage', 'STAGE_NOTEBOOKS', 'REPORT_NOTEBOOK', 'TABLES', 'dataset_of',
-           'Augmentation', 'metamath_type', 'parse_type', 'Benchmark', 'StageSpec', 'stage_sections', 'paper_numbers',
-           'paper_targets', 'require_keys']
+           'CURATION_FUNNEL', 'DISAGREEMENT', 'INCORRECT', 'INCORRECT_FILE', 'INCORRECT_SOURCE', 'BENCHMARKS',
+           'TEST_SETS', 'BENCH_KIND', 'DEFAULT_MAX_NEW_TOKENS', 'STAGES', 'STAGE_NAMES', 'Stage', 'STAGE_NOTEBOOKS',
+           'REPORT_NOTEBOOK', 'TABLES', 'dataset_of', 'Augmentation', 'metamath_type', 'parse_type', 'Benchmark',
+           'StageSpec', 'stage_sections', 'paper_numbers', 'paper_targets', 'require_keys']
 
 # %% ../nbs/00c_vocabulary.ipynb #37f9aa04
 Dataset = Literal['GSM', 'MATH']
@@ -77,24 +77,27 @@ METAMATHQA_FIELDS = ('query', 'response', 'type', 'original_question')  # MetaMa
 FUNNEL = ('requested', 'generated', 'parsed', 'verified')                      # synthesis
 CURATION_FUNNEL = FUNNEL + ('deduplicated', 'decontaminated', 'kept')          # ... then curation
 DISAGREEMENT = ('released_only', 'robust_only')
+INCORRECT = 'incorrect'                      # funnel column: wrong-answer AnsAug paths exported (after dedup and decontamination)
+INCORRECT_FILE = 'ansaug_incorrect.jsonl'    # synthesize/: those paths in MetaMathQA's format
+INCORRECT_SOURCE = 'synthesis_incorrect'     # finetune.data: this run's INCORRECT_FILE
 
 # %% ../nbs/00c_vocabulary.ipynb #e3e3ee80
 @dataclass(frozen=True)
 class Benchmark:
     "A benchmark the evaluation can run"
     name: str
-    kind: Optional[str]       # grader kind, 'gsm8k' or 'math'; None: per problem
+    kind: Optional[str]       # grader kind, 'gsm8k', 'math' or 'drop'; None: per problem
     max_new_tokens: int       # the released evaluation's budget
-    test_set: bool = True     # a test set: synthesized rows are decontaminated against it
+    test_set: bool = True     # synthesized rows are decontaminated against it by default
 
 BENCHMARKS = {b.name: b for b in (
     Benchmark('gsm8k', 'gsm8k', 512), Benchmark('math', 'math', 2048), Benchmark('math500', 'math', 2048),
-    Benchmark('gsm8k_backward', 'gsm8k', 512),
+    Benchmark('gsm8k_backward', 'gsm8k', 512), Benchmark('drop', 'drop', 512, test_set=False),
     Benchmark('mini_heldout', None, 512, test_set=False))}
 
 # %% ../nbs/00c_vocabulary.ipynb #303c3659
 TEST_SETS = tuple(b.name for b in BENCHMARKS.values() if b.test_set)          # curate.decontaminate_against
-BENCH_KIND = {b.name: b.kind for b in BENCHMARKS.values() if b.kind}           # benchmark -> grader kind
+BENCH_KIND = {b.name: b.kind for b in BENCHMARKS.values() if b.kind}           # benchmark read from a data file -> grader kind
 DEFAULT_MAX_NEW_TOKENS = {b.name: b.max_new_tokens for b in BENCHMARKS.values() if b.test_set}
 
 # %% ../nbs/00c_vocabulary.ipynb #f53fcb94
@@ -107,7 +110,7 @@ class StageSpec:
     products: tuple = ()      # what later stages read of its folder (glob patterns): their record names these files' hash
 
 STAGES = {s.name: s for s in (
-    StageSpec('synthesize', '50_synthesize.ipynb', ('seed', 'data', 'teacher', 'augment', 'curate'), ('metamathqa.jsonl',)),
+    StageSpec('synthesize', '50_synthesize.ipynb', ('seed', 'data', 'teacher', 'augment', 'curate'), ('metamathqa.jsonl', INCORRECT_FILE)),
     StageSpec('finetune', '60_finetune.ipynb', ('finetune',), ('result.json', 'adapter/**/*', 'merged/**/*')),
     StageSpec('evaluate', '70_evaluate.ipynb', ('evaluate',)))}
 STAGE_NAMES = tuple(STAGES)
@@ -122,7 +125,7 @@ def stage_sections(stage: str) -> list[str]:
     return [sec for n in names for sec in STAGES[n].sections]
 
 # %% ../nbs/00c_vocabulary.ipynb #e80d3149
-TABLES = ('table1', 'table2', 'table3')   # the paper's tables that paper_numbers.csv cites
+TABLES = ('table1', 'table2', 'table3', 'table4', 'table8', 'table9', 'table10')   # the paper's tables that paper_numbers.csv cites
 
 def paper_numbers(table: Optional[str] = None) -> 'pd.DataFrame':
     "The paper's published numbers (package data, cited per row); only `table` if given"
