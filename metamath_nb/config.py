@@ -6,18 +6,18 @@
 from __future__ import annotations
 import copy, hashlib, json, os, random, re
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator, model_validator
 from .files import file_problem
 from .vocabulary import AUG_NAMES, AugType, DATA_SOURCES, DEFAULT_MAX_NEW_TOKENS, STAGE_NAMES, Stage, TEST_SETS
 from .yaml_lines import nearest_line, parse_yaml, suggest
 
 # %% auto #0
-__all__ = ['NAME_PATTERN', 'SEED_MAX', 'BIG', 'TOKENS', 'ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'secret_values', 'redact',
-           'looks_like_secret', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig',
-           'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError',
+__all__ = ['NAME_PATTERN', 'SEED_MAX', 'BIG', 'TOKENS', 'FinetuneData', 'ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'secret_values',
+           'redact', 'looks_like_secret', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig',
+           'AugmentConfig', 'CurateConfig', 'DataSource', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError',
            'parse_overrides', 'load_params', 'params_hash', 'set_seed']
 
 # %% ../nbs/00_config.ipynb #427fcb4e
@@ -150,6 +150,23 @@ class CurateConfig(Strict):
     decontaminate_against: list[str] = Field(default_factory=lambda: list(TEST_SETS))
     allow_missing_test_sets: bool = False     # True: curate even when a test set of decontaminate_against cannot be loaded (listed as NOT checked)
 
+# %% ../nbs/00_config.ipynb #21a86fde
+class DataSource(Strict):
+    "One source of fine-tuning rows with its own filter and size"
+    source: str                          # as finetune.data names a source: synthesis, seeds, sft:<source>, a JSON/JSONL file or a hub id
+    types: list[str] = Field(default_factory=list)   # keep only these `type` values of this source; empty: all
+    limit: Optional[int] = Field(None, ge=1, le=BIG) # a seeded random subset of this many rows (after `types`); None: all
+    answer_format: Literal['metamathqa', 'gsm8k'] = 'metamathqa' # gsm8k: responses end in '#### N' and are rewritten as SFT rows are
+    default_type: Optional[str] = None   # the `type` of rows that have none (e.g. GSM_RFT), so that a mixture's parts stay apart
+
+def _data_form(v) -> str:
+    "Which form a finetune.data value has, so that only that form is validated (one error, not one per union member)"
+    return '_list' if isinstance(v, list) else '_name' if isinstance(v, str) else '_source'
+
+_DataItem = Annotated[Union[Annotated[str, Tag('_name')], Annotated[DataSource, Tag('_source')]], Discriminator(_data_form)]
+FinetuneData = Annotated[Union[Annotated[str, Tag('_name')], Annotated[DataSource, Tag('_source')],
+                               Annotated[list[_DataItem], Tag('_list')]], Discriminator(_data_form)]
+
 # %% ../nbs/00_config.ipynb #e5291a1a
 ACCELERATE_CONFIGS = ('ddp', 'fsdp', 'deepspeed_zero3')  # packaged accelerate configs (metamath_nb/data/accelerate_<name>.yaml)
 
@@ -157,8 +174,9 @@ class FinetuneConfig(Strict):
     "Supervised fine-tuning on MetaMathQA-format rows"
     trainer: Literal['unsloth', 'peft', 'full'] = 'peft'
     base_model: str = 'smollm2'         # hub id, local path or alias
-    data: Optional[Union[str, list[str]]] = None # rows: 'synthesis' (this run's export, the default), 'seeds' (this run's
-                                        # seed problems as SFT rows), a MetaMathQA JSON/JSONL file, 'sft:<source>', or a list of these
+    data: Optional[FinetuneData] = None # rows: 'synthesis' (this run's export, the default),
+                                        # 'synthesis_incorrect' (its AnsAug paths with a wrong answer), 'seeds' (this run's seed problems
+                                        # as SFT rows), a MetaMathQA JSON/JSONL file, 'sft:<source>', a DataSource, or a list of these
     types: list[str] = Field(default_factory=list) # keep only these `type` values (Table 3 ablations); empty: all
     max_length: int = Field(512, ge=8, le=TOKENS)
     learning_rate: float = Field(2e-5, gt=0, le=1)
@@ -267,6 +285,11 @@ def _read_text(path) -> str:
         raise ParamsError(f"{path}:{line}: not UTF-8: byte 0x{data[e.start]:02x} at column {col} (save the file as UTF-8)") from None
 
 # %% ../nbs/00_config.ipynb #365286af
+def _models_in(ann) -> list:
+    "The pydantic model classes inside an annotation (through Optional, Union, list and Annotated)"
+    if isinstance(ann, type) and issubclass(ann, BaseModel): return [ann]
+    return [m for a in get_args(ann) for m in _models_in(a)]
+
 def _model_at(loc):
     "The pydantic model class that owns the field at `loc` (for suggestions)"
     m = RunConfig
@@ -275,7 +298,7 @@ def _model_at(loc):
         ann = getattr(f, 'annotation', None)
         if isinstance(ann, type) and issubclass(ann, BaseModel): m = ann
         elif hasattr(ann, '__args__'):
-            sub = [a for a in ann.__args__ if isinstance(a, type) and issubclass(a, BaseModel)]
+            sub = _models_in(ann)
             if sub: m = sub[0]
         elif isinstance(p, int): continue
         else: return None
@@ -292,7 +315,7 @@ def _where(loc, lines, overrides, fname) -> str:
 
 def _explain(err, lines, fname, overrides=None):
     "One line per pydantic error: file:line (or --set key): field: message"
-    loc = tuple(err['loc'])
+    loc = tuple(p for p in err['loc'] if not str(p).startswith('_'))   # without the form tags of a union (_list, _source)
     msg = err['msg']
     if err['type'] == 'extra_forbidden':
         m = _model_at(loc)

@@ -14,9 +14,10 @@ from .vocabulary import BENCH_KIND, SEED_SOURCES
 
 # %% auto #0
 __all__ = ['MAX_TEXT_CHARS', 'MAX_DATA_BYTES', 'LOCAL_FILES', 'ROW_PARSERS', 'HUB_SOURCES', 'HUB_SPLITS', 'Problem', 'data_dir',
-           'gsm8k_gold', 'last_boxed', 'DataError', 'RowError', 'read_jsonl', 'gsm8k_row', 'math_row', 'backward_row',
-           'metamath_answer', 'metamathqa_row', 'drop_number', 'drop_row', 'Problems', 'load_rows', 'DataUnavailable',
-           'DataEmpty', 'seeded_subset', 'load_benchmark', 'load_metamathqa', 'mini_seeds', 'load_seeds']
+           'find_data_file', 'gsm8k_gold', 'last_boxed', 'DataError', 'RowError', 'read_jsonl', 'gsm8k_row', 'math_row',
+           'backward_row', 'metamath_answer', 'metamathqa_row', 'drop_number', 'drop_row', 'Problems', 'load_rows',
+           'DataUnavailable', 'DataEmpty', 'seeded_subset', 'load_benchmark', 'load_metamathqa', 'mini_seeds',
+           'load_seeds']
 
 # %% ../nbs/01_data.ipynb #2186098b
 @dataclass
@@ -47,6 +48,15 @@ def data_dir(path=None) -> Optional[Path]:
 def _package_data() -> Path:
     "Folder of data files shipped inside the package (mini seed sets)"
     return Path(__file__).resolve().parent/'data'
+
+# %% ../nbs/01_data.ipynb #43be084b
+def find_data_file(name, data_dir=None) -> Optional[Path]:
+    "A data file as named (absolute, or relative to the working folder), else under the benchmark data folder; None when neither exists"
+    p = Path(str(name)).expanduser()
+    if p.is_file(): return p
+    try: root = globals()['data_dir'](data_dir)
+    except FileNotFoundError: return None
+    return root/p if root and not p.is_absolute() and (root/p).is_file() else None
 
 # %% ../nbs/01_data.ipynb #cf55f47a
 _GOLD_RE = re.compile(r'####\s*(.+?)\s*$', re.S)

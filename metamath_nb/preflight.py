@@ -10,7 +10,7 @@ from typing import Optional
 
 from .config import RunConfig, ParamsError, load_params
 from .rundir import RunDir, reopen_run, start_run
-from .vocabulary import BENCHMARKS, METAMATHQA_TYPES, SEED_SOURCES, SFT_TYPES, STAGE_NAMES, TEST_SETS, require_keys
+from .vocabulary import BENCHMARKS, INCORRECT_SOURCE, METAMATHQA_TYPES, SEED_SOURCES, SFT_TYPES, STAGE_NAMES, TEST_SETS, require_keys
 from .yaml_lines import suggest
 
 # %% auto #0
@@ -144,15 +144,26 @@ def _finetune_checks(cfg: RunConfig):
     for t in f.types:
         if t not in SFT_TYPES: yield ('finetune', 'types'), f"unknown type '{t}'{suggest(t, SFT_TYPES)}"
     srcs = f.data or 'synthesis'
-    for src in [srcs] if isinstance(srcs, str) else srcs:
-        if src == 'synthesis' and 'synthesize' not in cfg.stages: yield ('finetune', 'data'), "'synthesis' (the default) needs the synthesize stage in this run's stages"
-        elif src in ('synthesis', 'seeds', 'mini_seeds', 'sft:mini_seeds', 'sft:mini_gsm8k', 'sft:mini_math'): continue
-        elif src.startswith('sft:'):
-            if src[4:] not in ('gsm8k', 'math'): yield ('finetune', 'data'), f"{src}: unknown SFT source (use sft:gsm8k, sft:math, sft:mini_gsm8k, sft:mini_math)"
-            elif (why := data_problem(src[4:], 'train', cfg.data.data_dir)): yield ('finetune', 'data'), why
-        elif not Path(src).exists():
-            if src.endswith(('.json', '.jsonl')) or not _HUB_ID.fullmatch(src) or '/' not in src: yield ('finetune', 'data'), f"{src}: fine-tuning data file not found"
-            elif _offline('dataset') and not _hub_cached(src, 'dataset'): yield ('finetune', 'data'), f"{src}: not a local file, and not cached while the hub is offline"
+    for i, src in enumerate(srcs if isinstance(srcs, list) else [srcs]):
+        loc = ('finetune', 'data') + ((i,) if isinstance(srcs, list) else ())
+        if isinstance(src, str): yield from _source_checks(cfg, src, loc); continue
+        yield from _source_checks(cfg, src.source, loc + ('source',))
+        for j, t in enumerate(src.types):
+            if t not in SFT_TYPES and t != src.default_type: yield loc + ('types', j), f"unknown type '{t}'{suggest(t, SFT_TYPES)}"
+        if src.answer_format == 'gsm8k' and not src.source.endswith(('.json', '.jsonl')): yield loc + ('answer_format',), f"{src.source}: answer_format gsm8k reads a local JSON/JSONL file"
+
+def _source_checks(cfg: RunConfig, src: str, loc):
+    "Problems of one finetune.data source (a name, a file or a hub id)"
+    from metamath_nb.data import find_data_file
+    if src in ('synthesis', INCORRECT_SOURCE) and 'synthesize' not in cfg.stages: yield loc, f"'{src}'{' (the default)' if src == 'synthesis' else ''} needs the synthesize stage in this run's stages"
+    elif src == INCORRECT_SOURCE and 'AnsAug' not in cfg.augment.types: yield loc, f"'{src}' is made of AnsAug paths: augment.types must include AnsAug"
+    elif src in ('synthesis', INCORRECT_SOURCE, 'seeds', 'mini_seeds', 'sft:mini_seeds', 'sft:mini_gsm8k', 'sft:mini_math'): return
+    elif src.startswith('sft:'):
+        if src[4:] not in ('gsm8k', 'math'): yield loc, f"{src}: unknown SFT source (use sft:gsm8k, sft:math, sft:mini_gsm8k, sft:mini_math)"
+        elif (why := data_problem(src[4:], 'train', cfg.data.data_dir)): yield loc, why
+    elif find_data_file(src, cfg.data.data_dir) is None:
+        if src.endswith(('.json', '.jsonl')) or not _HUB_ID.fullmatch(src) or '/' not in src: yield loc, f"{src}: no local file here or under the data folder (fine-tuning data)"
+        elif _offline('dataset') and not _hub_cached(src, 'dataset'): yield loc, f"{src}: not a local file, and not cached while the hub is offline"
 
 # %% ../nbs/09b_preflight.ipynb #817ac9b6
 def _read_benchmark(name, cfg) -> str:

@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .data import load_benchmark, load_metamathqa, mini_seeds, last_boxed, gsm8k_gold
+from .data import Problems, find_data_file, gsm8k_gold, gsm8k_row, last_boxed, load_benchmark, load_metamathqa, load_rows, mini_seeds, seeded_subset
 from .prompts import ALPACA_TEMPLATE, ALPACA_INPUT_TEMPLATE
 from .vocabulary import METAMATHQA_FIELDS, SFT, metamath_type
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'SFTDataError', 'check_row', 'gsm8k_sft_response', 'math_sft_response', 'seed_to_row', 'load_sft_rows',
-           'train_prompt', 'tokenize_sft', 'build_sft_dataset']
+__all__ = ['IGNORE_INDEX', 'SFTDataError', 'check_row', 'gsm8k_sft_response', 'math_sft_response', 'seed_to_row', 'keep_types',
+           'load_sft_rows', 'select_rows', 'source_rows', 'train_prompt', 'tokenize_sft', 'build_sft_dataset']
 
 # %% ../nbs/07b_sft_data.ipynb #913f9a66
 class SFTDataError(ValueError):
@@ -51,11 +51,12 @@ def seed_to_row(p) -> dict:
     return {'query': p.question, 'response': resp, 'type': metamath_type('GSM' if is_gsm else 'MATH', SFT), 'original_question': p.question}
 
 # %% ../nbs/07b_sft_data.ipynb #c7ea4238
-def _rows_from_source(data, data_dir=None) -> tuple[list[dict], str]:
+def _rows_from_source(data, data_dir=None, seed=0) -> tuple[list[dict], str]:
     "Raw rows and a name for errors"
     if data is None: raise SFTDataError("no fine-tuning rows: pass rows, or set finetune.data in the params")
-    if isinstance(data, (list, tuple)) and data and all(isinstance(x, (str, Path)) for x in data):  # several sources
-        return [r for x in data for r in _rows_from_source(x, data_dir)[0]], ', '.join(map(str, data))
+    if hasattr(data, 'source'): return source_rows(data, data_dir, seed), data.source   # a DataSource
+    if isinstance(data, (list, tuple)) and data and all(isinstance(x, (str, Path)) or hasattr(x, 'source') for x in data):  # several sources
+        return [r for x in data for r in _rows_from_source(x, data_dir, seed)[0]], ', '.join(str(getattr(x, 'source', x)) for x in data)
     if isinstance(data, (list, tuple)): return [check_row(r, f'rows[{i}]') for i, r in enumerate(data)], 'rows'
     data = str(data)
     if data in ('mini_seeds', 'sft:mini_seeds'):
@@ -66,10 +67,10 @@ def _rows_from_source(data, data_dir=None) -> tuple[list[dict], str]:
         elif name in ('gsm8k', 'math'): probs = load_benchmark(name, split='train', data_dir=data_dir)
         else: raise SFTDataError(f"{data}: unknown SFT source (use sft:gsm8k, sft:math, sft:mini_gsm8k, sft:mini_math)")
         return [seed_to_row(p) for p in probs], data
-    if not Path(data).exists():
-        if data.endswith(('.json', '.jsonl')) or not re.fullmatch(r'[\w.-]+/[\w.-]+', data): raise SFTDataError(f"{data}: fine-tuning data file not found")
+    if (path := find_data_file(data, data_dir)) is None:
+        if data.endswith(('.json', '.jsonl')) or not re.fullmatch(r'[\w.-]+/[\w.-]+', data): raise SFTDataError(f"{data}: fine-tuning data file not found (here or under the data folder)")
         if data.lower() != 'meta-math/metamathqa': return _hub_rows(data), data
-    probs = load_metamathqa(data if Path(data).exists() else None)
+    probs = load_metamathqa(path)
     return [{'query': p.question, 'response': p.solution, 'type': p.subject or '',
              'original_question': p.extra.get('original_question') or p.question} for p in probs], data
 
@@ -83,9 +84,8 @@ def _hub_rows(repo: str) -> list[dict]:
     return [check_row(r, f'{repo}[train] row {i}') for i, r in enumerate(ds)]
 
 # %% ../nbs/07b_sft_data.ipynb #ab541f52
-def load_sft_rows(data, types: Iterable[str] = (), data_dir=None) -> list[dict]:
-    "MetaMathQA rows from a list, a JSON/JSONL file, an `sft:` source or a hub id, keeping only `types` (empty: all)"
-    rows, name = _rows_from_source(data, data_dir)
+def keep_types(rows: list[dict], types: Iterable[str], name: str) -> list[dict]:
+    "The rows whose `type` is in `types` (empty: all); SFTDataError naming the types that no row has"
     types = list(types or [])
     if not types: return rows
     have = {}
@@ -93,6 +93,29 @@ def load_sft_rows(data, types: Iterable[str] = (), data_dir=None) -> list[dict]:
     missing = [t for t in types if t not in have]
     if missing: raise SFTDataError(f"{name}: no rows of type {missing}; types present: {dict(sorted(have.items()))}")
     return [r for r in rows if r['type'] in types]
+
+def load_sft_rows(data, types: Iterable[str] = (), data_dir=None,
+                  seed: int = 0) -> list[dict]:  # the seed of a DataSource's subset
+    "MetaMathQA rows from a list, a JSON/JSONL file, an `sft:` source, a hub id or a `DataSource`, keeping only `types` (empty: all)"
+    rows, name = _rows_from_source(data, data_dir, seed)
+    return keep_types(rows, types, name)
+
+# %% ../nbs/07b_sft_data.ipynb #35d05e59
+def select_rows(rows: list[dict], src, seed: int = 0) -> list[dict]:
+    "One `DataSource`'s rows: its default type given to rows without one, its types kept, a seeded subset of its limit"
+    if src.default_type: rows = [r | {'type': r['type'] or src.default_type} for r in rows]
+    rows = keep_types(rows, src.types, src.source)
+    if src.limit is not None and src.limit > len(rows):
+        raise SFTDataError(f"{src.source}: limit {src.limit}, but it has {len(rows)} rows" + (f" of types {src.types}" if src.types else ''))
+    return list(seeded_subset(Problems(rows), src.limit, seed))
+
+def source_rows(src, data_dir=None, seed: int = 0) -> list[dict]:
+    "The rows of a `DataSource`: read in its answer format, then `select_rows`"
+    if src.answer_format == 'metamathqa': return select_rows(_rows_from_source(src.source, data_dir)[0], src, seed)
+    if (path := find_data_file(src.source, data_dir)) is None:
+        raise SFTDataError(f"{src.source}: fine-tuning data file not found, here or under the data folder (answer_format gsm8k reads a local JSON/JSONL file)")
+    sft = [seed_to_row(p) for p in load_rows(path, gsm8k_row, 'gsm8k', 'train')]
+    return select_rows([r | {'type': src.default_type} for r in sft] if src.default_type else sft, src, seed)
 
 # %% ../nbs/07b_sft_data.ipynb #06697852
 def train_prompt(query: str) -> str:

@@ -12,10 +12,12 @@ from .config import RunConfig
 from .data import Problem, Problems, load_benchmark, load_seeds, mini_seeds, seeded_subset
 from .prompts import PROMPT_IDS, load_prompt
 from .rundir import RunDir
-from .sft_data import load_sft_rows, seed_to_row
+from .sft_data import load_sft_rows, seed_to_row, select_rows
+from .vocabulary import INCORRECT_FILE, INCORRECT_SOURCE
 
 # %% auto #0
-__all__ = ['fewshot_seed_ids', 'heldout_problems', 'eval_problem_sets', 'eval_model', 'run_teacher', 'sft_rows', 'zero_rows_note']
+__all__ = ['RUN_FILES', 'fewshot_seed_ids', 'heldout_problems', 'eval_problem_sets', 'eval_model', 'run_teacher', 'sft_rows',
+           'zero_rows_note']
 
 # %% ../nbs/10_study.ipynb #05a05ffe
 def fewshot_seed_ids(overrides: Optional[dict] = None) -> set[str]:
@@ -60,17 +62,26 @@ def run_teacher(cfg: RunConfig, run: RunDir):
     return make_teacher(cfg.teacher.model_copy(update={'cache_path': path}), log_dir=Path(run.path)/'synthesize'/'vllm')
 
 # %% ../nbs/10_study.ipynb #30e05308
+RUN_FILES = {'synthesis': 'metamathqa.jsonl', INCORRECT_SOURCE: INCORRECT_FILE}   # finetune.data names of this run's synthesis files
+
+def _run_source(cfg: RunConfig, run: RunDir, src):
+    "A finetune.data item with this run's own names resolved: 'seeds' -> its rows, a synthesis file -> its path"
+    name = str(getattr(src, 'source', src))
+    if name == 'seeds':
+        rows = [seed_to_row(p) for p in load_seeds(cfg.data, cfg.seed)]
+        return rows if isinstance(src, str) else select_rows(rows, src, cfg.seed)
+    if name in RUN_FILES:
+        name = str(Path(run.path)/'synthesize'/RUN_FILES[name])
+        if not Path(name).exists(): raise FileNotFoundError(f"{name}: no synthesis export in this run; run the synthesize stage or set finetune.data")
+    if Path(name).exists(): run.record_data(name)
+    return name if isinstance(src, str) else src.model_copy(update={'source': name})
+
 def sft_rows(cfg: RunConfig, run: RunDir) -> list[dict]:
     "MetaMathQA-format rows for this run's fine-tune, from every source in `cfg.finetune.data`"
-    srcs = cfg.finetune.data or 'synthesis'
-    rows = []
-    for src in ([srcs] if isinstance(srcs, str) else srcs):
-        if src == 'seeds': rows += [seed_to_row(p) for p in load_seeds(cfg.data, cfg.seed)]; continue
-        if src == 'synthesis':
-            src = Path(run.path)/'synthesize'/'metamathqa.jsonl'
-            if not src.exists(): raise FileNotFoundError(f"{src}: no synthesis export in this run; run the synthesize stage or set finetune.data")
-        if Path(str(src)).exists(): run.record_data(src)
-        rows += load_sft_rows(str(src), data_dir=cfg.data.data_dir)
+    srcs, rows = cfg.finetune.data or 'synthesis', []
+    for src in (srcs if isinstance(srcs, list) else [srcs]):
+        got = _run_source(cfg, run, src)
+        rows += got if isinstance(got, list) else load_sft_rows(got, data_dir=cfg.data.data_dir, seed=cfg.seed)
     return rows
 
 # %% ../nbs/10_study.ipynb #d10f687d
