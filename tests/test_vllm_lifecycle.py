@@ -74,7 +74,7 @@ def stopped_server_record(outputs, pattern='vllm-server-0.json') -> dict:
 
 
 def test_server_stopped_after_a_failing_stage(tmp_path):
-    "The evaluate stage starts a server, then every request is refused (budget beyond max_model_len): the stage fails, the server is gone"
+    "The evaluate stage starts a server, then every request is refused (a max_model_len of 32 tokens is shorter than the prompt; preflight lets it by, as the budget of 16 fits): the stage fails, the server is gone"
     from metamath_nb.reproduce import reproduce, StageFailed
     params = tmp_path/'fail.yaml'
     params.write_text(textwrap.dedent(f"""
@@ -87,8 +87,8 @@ def test_server_stopped_after_a_failing_stage(tmp_path):
           model: {tiny_llama(hidden=128)}
           benchmarks: [mini_heldout]
           limit: 2
-          max_new_tokens: {{mini_heldout: 5000}}
-          vllm: {{dtype: float32, enforce_eager: true, kv_cache_gib: 1, max_model_len: 256}}
+          max_new_tokens: {{mini_heldout: 16}}
+          vllm: {{dtype: float32, enforce_eager: true, kv_cache_gib: 1, max_model_len: 32}}
     """))
     with pytest.raises(StageFailed, match='completions failed'):
         reproduce(params, outputs_root=tmp_path/'outputs')
