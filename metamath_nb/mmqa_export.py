@@ -12,12 +12,12 @@ from typing import Optional
 import pandas as pd
 
 from .curate import CurationResult, as_row, markdown_table
-from .vocabulary import (AUG_NAMES, CURATION_FUNNEL, DATASET_NAMES, DISAGREEMENT, FUNNEL, METAMATHQA_FIELDS,
-                         METAMATHQA_TYPES, paper_numbers, parse_type)
+from .vocabulary import (AUG_NAMES, CURATION_FUNNEL, DATASET_NAMES, DISAGREEMENT, FUNNEL, INCORRECT, INCORRECT_FILE,
+                         METAMATHQA_FIELDS, METAMATHQA_TYPES, paper_numbers, parse_type)
 
 # %% auto #0
 __all__ = ['split_type', 'composition', 'table1_composition', 'dataset_card', 'export_metamathqa', 'funnel_table', 'plot_funnel',
-           'final_ledger']
+           'incorrect_paths', 'export_incorrect', 'final_ledger']
 
 # %% ../nbs/06c_mmqa_export.ipynb #056c7e91
 def split_type(t: str) -> tuple[str, str]:
@@ -85,12 +85,15 @@ def export_metamathqa(rows: list[dict], out_dir, name: str = 'metamathqa-synthet
     return paths
 
 # %% ../nbs/06c_mmqa_export.ipynb #45097d4d
-def funnel_table(synthesis_counts: dict, curation: CurationResult) -> pd.DataFrame:
-    "One row per MetaMathQA type, one column per stage (items left after it), then the verification disagreements"
+def funnel_table(synthesis_counts: dict, curation: CurationResult,
+                 incorrect: Optional[CurationResult] = None) -> pd.DataFrame: # the wrong-answer paths exported apart
+    "One row per MetaMathQA type, one column per stage (items left after it), the verification disagreements, the wrong-answer paths exported"
     df = pd.DataFrame.from_dict(synthesis_counts, orient='index').reindex(columns=[*FUNNEL, *DISAGREEMENT])
-    df = df.join(curation.counts[['deduplicated', 'decontaminated', 'kept']], how='outer').fillna(0).astype(int)
+    df = df.join(curation.counts[['deduplicated', 'decontaminated', 'kept']], how='outer')
+    if incorrect is not None: df = df.join(incorrect.counts['kept'].rename(INCORRECT), how='outer')
+    df = df.reindex(columns=[*df.columns.drop(INCORRECT, errors='ignore'), INCORRECT]).fillna(0).astype(int)
     df = df.reindex([t for t in METAMATHQA_TYPES if t in df.index] + sorted(set(df.index) - set(METAMATHQA_TYPES)))
-    return df.rename_axis('type').reset_index()[['type', *CURATION_FUNNEL, *DISAGREEMENT]]
+    return df.rename_axis('type').reset_index()[['type', *CURATION_FUNNEL, *DISAGREEMENT, INCORRECT]]
 
 def plot_funnel(funnel: pd.DataFrame, title: str = 'Synthesis funnel'):
     "Items left after each stage, one line per type (log scale, zero drawn at the bottom)"
@@ -100,6 +103,22 @@ def plot_funnel(funnel: pd.DataFrame, title: str = 'Synthesis funnel'):
     ax.set_yscale('symlog', linthresh=1); ax.set_ylim(bottom=0); ax.set_ylabel('items (log scale above 1)'); ax.set_title(title); ax.legend(fontsize=8, ncol=2)
     ax.tick_params(axis='x', rotation=20); fig.tight_layout(); plt.close(fig)
     return fig
+
+# %% ../nbs/06c_mmqa_export.ipynb #ba279931
+def incorrect_paths(candidates: list, per_seed: int = 1) -> list:
+    "AnsAug candidates whose answer both verification rules reject, the first `per_seed` of each seed (Table 4)"
+    out, n = [], Counter()
+    for c in candidates:
+        if c.stage != 'parsed' or c.released_ok or c.robust_ok or parse_type(c.type)[1] != 'AnsAug': continue
+        if n[c.seed_id] < per_seed: out.append(c); n[c.seed_id] += 1
+    return out
+
+def export_incorrect(candidates: list, out_dir, curate_fn, per_seed: int = 1) -> CurationResult:
+    "Curate the wrong-answer AnsAug paths with `curate_fn` (rows -> CurationResult) and write them as INCORRECT_FILE"
+    res = curate_fn(incorrect_paths(candidates, per_seed))
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    (out/INCORRECT_FILE).write_text(''.join(json.dumps({k: r[k] for k in METAMATHQA_FIELDS}, ensure_ascii=False) + '\n' for r in res.rows))
+    return res
 
 # %% ../nbs/06c_mmqa_export.ipynb #09530fbf
 def final_ledger(ledger: pd.DataFrame, candidates: list, curation: CurationResult) -> pd.DataFrame:
