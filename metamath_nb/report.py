@@ -95,7 +95,7 @@ def types_key(types) -> Optional[tuple]:
 def _norm(name) -> str: return re.sub(r'[^a-z0-9.]', '', str(name).lower())
 
 # %% ../nbs/41_report.ipynb #00ce2edc
-PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math'}  # paper column -> our benchmark name
+PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math', 'DROP': 'drop'}  # paper column -> our benchmark name
 _ACC_COLS = ['section', 'row', 'benchmark', 'ours', 'ours_robust', 'n', 'paper', 'diff', 'run_id', 'status']
 
 def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
