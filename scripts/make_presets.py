@@ -2,8 +2,12 @@
 """Write the params presets of the paper's appendix tables and scaling figures (issue 21): params/table4/, table8/,
 table9/, table10/, fig2/ and fig5/. Each written file is one complete run that a user can run alone
 (`metamath-nb reproduce params/fig2/llama2_7b_ansaug_20k.yaml`) or as a folder; this script is their single template,
-so a change of recipe is made here and the files rewritten: `python scripts/make_presets.py` (then commit them)."""
+so a change of recipe is made here and the files rewritten: `.venv/bin/python scripts/make_presets.py` (then commit them;
+`--out DIR` writes them under another folder; tests/test_presets.py checks that params/ holds what the script writes)."""
+import sys
 from pathlib import Path
+
+from metamath_nb.report_scaling import FIG2_SIZES, FIG5_SIZES, SCALING_MODELS   # the sweeps: one definition, shared with the report
 
 ROOT = Path(__file__).resolve().parent.parent/'params'
 GSM_TYPES = ['GSM_AnsAug', 'GSM_Rephrased', 'GSM_SV', 'GSM_FOBAR']
@@ -118,26 +122,23 @@ def table10():
           + "study: table10\nseed: 42\nlabels: {table: table10, row: RFT-7B}\nstages: [finetune, evaluate]\n"
           + finetune('llama2_7b', f"{{source: {RFT_FILE}, answer_format: gsm8k, default_type: GSM_RFT}}") + evaluate(['drop', 'gsm8k', 'gsm8k_backward']))
 
-FIG2_SIZES = {'ansaug': [20000, 40000, 60000, 80000],                      # MetaMathQA has about 80K GSM_AnsAug rows
-              'metamathqa': [20000, 40000, 60000, 80000, 100000, 240000]}  # its whole GSM8K part is about 240K rows
-FULL = {'ansaug': 80000, 'metamathqa': 240000}   # these points take every row of their types (no limit): Table 1's counts are rounded
+FULL = {'AnsAug': 80000, 'MetaMathQA': 240000}   # these points take every row of their types (no limit): Table 1's counts are rounded
 
 def fig2():
-    for m in ('llama2_7b', 'llama2_13b', 'mistral_7b'):
+    for m in [m for m, v in MODELS.items() if v[0] in SCALING_MODELS]:
         name = MODELS[m][0]
-        for series, sizes in FIG2_SIZES.items():
-            types = ['GSM_AnsAug'] if series == 'ansaug' else GSM_TYPES
-            label = 'AnsAug' if series == 'ansaug' else 'MetaMathQA'
+        for label, sizes in FIG2_SIZES.items():
+            types = ['GSM_AnsAug'] if label == 'AnsAug' else GSM_TYPES
             for n in sizes:
-                write('fig2', f'{m}_{series}_{k(n)}', f"# Figure 2 (and Figures 8-10 of the appendix): GSM8K accuracy against data size, AnsAug only vs bootstrapped (this run: {label}).\n"
-                      + (f"# {name} fully fine-tuned on all of MetaMathQA's {', '.join(types)} rows (about {n:,}).\n" if n == FULL[series] else
+                write('fig2', f'{m}_{label.lower()}_{k(n)}', f"# Figure 2 (and Figures 8-10 of the appendix): GSM8K accuracy against data size, AnsAug only vs bootstrapped (this run: {label}).\n"
+                      + (f"# {name} fully fine-tuned on all of MetaMathQA's {', '.join(types)} rows (about {n:,}).\n" if n == FULL[label] else
                        f"# {name} fully fine-tuned on a seeded subset of {n:,} rows of MetaMathQA's {', '.join(types)} rows.\n")
                       + "# Written by scripts/make_presets.py: edit the script, not this file.\n"
                       + f"study: fig2\nseed: 42\nlabels: {{figure: fig2, model: {name}, series: {label}, size: '{n}'}}\nstages: [finetune, evaluate]\n"
-                      + finetune(m, f"{{source: meta-math/MetaMathQA, types: [{', '.join(types)}]{'' if n == FULL[series] else f', limit: {n}'}}}") + evaluate(['gsm8k']))
+                      + finetune(m, f"{{source: meta-math/MetaMathQA, types: [{', '.join(types)}]{'' if n == FULL[label] else f', limit: {n}'}}}") + evaluate(['gsm8k']))
 
 def fig5():
-    for n in (20000, 40000, 60000, 80000, 100000):
+    for n in FIG5_SIZES:
         write('fig5', f'llama2_7b_metamathqa_{k(n)}_rft', "# Figure 5: adding RFT's ~47K samples to a MetaMathQA subset lowers GSM8K accuracy (LLaMA-2-7B).\n"
               f"# A seeded subset of {n:,} rows of MetaMathQA's GSM8K part plus every row of RFT's released data ({RFT_FILE} under the\n"
               "# data folder, answers ending '#### N', rewritten as SFT rows are). The curve without RFT is Figure 2's LLaMA-2-7B\n"
@@ -148,6 +149,15 @@ def fig5():
                                       f"    - {{source: {RFT_FILE}, answer_format: gsm8k, default_type: GSM_RFT}}").replace('data: \n', 'data:\n')
               + evaluate(['gsm8k']))
 
-if __name__ == '__main__':
+FOLDERS = ('table4', 'table8', 'table9', 'table10', 'fig2', 'fig5')
+
+def main(root=None) -> list:
+    "Write every preset under `root` (default: params/); the paths written"
+    global ROOT
+    if root is not None: ROOT = Path(root)
     for make in (table4, table8, table9, table10, fig2, fig5): make()
-    print('\n'.join(sorted(str(p.relative_to(ROOT.parent)) for d in ('table4', 'table8', 'table9', 'table10', 'fig2', 'fig5') for p in (ROOT/d).glob('*.yaml'))))
+    return sorted(p for d in FOLDERS for p in (ROOT/d).glob('*.yaml'))
+
+if __name__ == '__main__':
+    out = main(sys.argv[sys.argv.index('--out') + 1] if '--out' in sys.argv else None)
+    print(f"{len(out)} presets written under {ROOT}")
