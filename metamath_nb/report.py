@@ -26,11 +26,12 @@ def short(h, n: int = 8) -> str:
     return '' if h is None or (isinstance(h, float) and math.isnan(h)) else str(h)[:n]
 
 def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
-    "The runs as the report shows them: study, run id, labels, params hash and commit (8 characters, '+' when dirty), stages"
+    "The runs as the report shows them: study, run id, labels, params hash and commit (8 characters, '+' when dirty), stages (and why a stage is stale, where one is)"
     out = runs[['study', 'run_id', 'labels']].copy()
     out['params'] = runs.params_hash.map(short)
     out['commit'] = [short(c) + ('+' if d is True else '') for c, d in zip(runs.git_commit, runs.git_dirty)]
     for c in ['status', *STAGE_NAMES]: out[c] = runs[c]
+    if runs.stale.astype(bool).any(): out['stale'] = runs.stale
     return out.reset_index(drop=True)
 
 # %% ../nbs/41_report.ipynb #611a9cd2
@@ -98,6 +99,10 @@ def _norm(name) -> str: return re.sub(r'[^a-z0-9.]', '', str(name).lower())
 PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math'}  # paper column -> our benchmark name
 _ACC_COLS = ['section', 'row', 'benchmark', 'ours', 'ours_robust', 'n', 'paper', 'diff', 'run_id', 'status']
 
+def _eval_status(r) -> str:
+    "A run's evaluation as the status column says it: 'evaluate: done', 'evaluate: failed', 'evaluate: stale (why)'"
+    return f"evaluate: {r.evaluate}" + (f" ({r.stale})" if r.evaluate == 'stale' else '')
+
 def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
     "One line per benchmark column of a paper row and per matching run ('not run' without one)"
     out = []
@@ -107,7 +112,7 @@ def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
         for _, r in runs.iterrows():
             s = run_summary(r.path)
             b = s.benchmarks.get(PAPER_BENCH.get(p.column, p.column)) if s else None
-            status = f"evaluate: {r.evaluate}" if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
+            status = _eval_status(r) if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
             out.append({**base, 'run_id': r.run_id, 'status': status, **({'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n} if b else {})})
     return out
 
@@ -122,7 +127,8 @@ def _finish(lines) -> pd.DataFrame:
 def _summary_lines(r, section: str, row: str, why: str) -> list[dict]:
     "Every benchmark of a run's evaluation, with no paper number (a run that no paper row claims)"
     s = run_summary(r.path)
-    if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"evaluate: {r.evaluate}; {why}"}]
+    if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"{_eval_status(r)}; {why}"}]
+    why = why if r.evaluate == 'done' else f"{_eval_status(r)}; {why}"
     return [{'section': section, 'row': row, 'benchmark': bn, 'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n,
              'paper': float('nan'), 'run_id': r.run_id, 'status': why} for bn, b in s.benchmarks.items()]
 
