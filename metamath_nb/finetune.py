@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_finetune.ipynb #b06731bf
 from __future__ import annotations
-import json, os, resource, time, warnings
+import json, math, os, resource, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -17,8 +17,9 @@ from .sft_data import build_sft_dataset, load_sft_rows
 # %% auto #0
 __all__ = ['MERGE_PROMPTS', 'local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype',
            'fp32_masters', 'count_params', 'load_for_training', 'batch_plan', 'training_args', 'RunMetrics',
-           'peak_memory_mb', 'last_checkpoint', 'plot_loss', 'MergeMismatch', 'merge_adapter', 'greedy_outputs',
-           'check_merge', 'FinetuneResult', 'recorded_result', 'result_record', 'release', 'finetune']
+           'peak_memory_mb', 'last_checkpoint', 'NonFiniteLoss', 'nonfinite_weights', 'StopOnNonFinite', 'plot_loss',
+           'MergeMismatch', 'merge_adapter', 'greedy_outputs', 'check_merge', 'FinetuneResult', 'recorded_result',
+           'result_record', 'release', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #99312072
 def local_rank() -> int:
@@ -137,7 +138,7 @@ def training_args(cfg: FinetuneConfig, out_dir: Path, seed: int = 42, device: Op
         max_steps=cfg.max_steps, per_device_train_batch_size=plan['per_device'], gradient_accumulation_steps=plan['grad_accum'],
         warmup_steps=min(cfg.warmup_ratio, 0.999), lr_scheduler_type=cfg.scheduler, bf16=bf16, fp16=False, tf32=tf32,
         use_cpu=not cuda, max_length=cfg.max_length, save_strategy='steps', save_steps=cfg.save_steps, save_total_limit=2,
-        logging_steps=1, report_to=[], seed=seed, data_seed=seed, dataloader_num_workers=0, remove_unused_columns=False,
+        logging_steps=1, logging_nan_inf_filter=False, report_to=[], seed=seed, data_seed=seed, dataloader_num_workers=0, remove_unused_columns=False,
         disable_tqdm=False, weight_decay=0.0, optim='adamw_torch', include_num_input_tokens_seen='non_padding',
         ddp_find_unused_parameters=False)
     return SFTConfig(**(kw | over))
@@ -165,6 +166,39 @@ def last_checkpoint(out_dir) -> Optional[Path]:
     "The newest complete `checkpoint-N` folder under out_dir/checkpoints, or None"
     cks = [p for p in (Path(out_dir)/'checkpoints').glob('checkpoint-*') if (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[1]), default=None)
+
+# %% ../nbs/07_finetune.ipynb #d64537a4
+class NonFiniteLoss(RuntimeError):
+    "Training made a loss, a gradient norm or trainable weights that are NaN or infinite"
+
+def _on_any_process(flag: bool) -> bool:
+    "Whether `flag` holds on any process of a distributed run (`flag` itself in one process)"
+    import torch, torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()): return flag
+    t = torch.tensor([float(flag)], device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+def nonfinite_weights(model) -> list[str]:
+    "Names of the trainable weights of `model` holding a NaN or an infinity (this process's shard of each)"
+    import torch
+    local = lambda p: p.to_local() if hasattr(p, 'to_local') else p
+    return [n for n, p in model.named_parameters() if p.requires_grad and not bool(torch.isfinite(local(p).detach()).all())]
+
+# %% ../nbs/07_finetune.ipynb #ef7561be
+class StopOnNonFinite(TrainerCallback):
+    "Stop training with NonFiniteLoss at the first NaN or infinite loss or gradient norm, and before saving NaN weights"
+    def on_log(self, args, state, control, logs=None, **kw):
+        bad = [f"{k} {v}" for k, v in (logs or {}).items() if k in ('loss', 'grad_norm') and v is not None and not math.isfinite(float(v))]
+        if bad: raise NonFiniteLoss(f"finetune step {state.global_step}: {', '.join(bad)}: training stopped, nothing of this step "
+                                    f"saved (finetune.learning_rate is {args.learning_rate:g}: lower it, or check the base model's weights)")
+    def on_step_end(self, args, state, control, model=None, **kw):
+        if model is None or not (control.should_save or state.global_step >= state.max_steps): return
+        bad = nonfinite_weights(model)
+        if _on_any_process(bool(bad)):
+            raise NonFiniteLoss(f"finetune step {state.global_step}: trainable weights are NaN or infinite after the update "
+                                f"({', '.join(bad[:3]) or 'on another process'}): training stopped before saving "
+                                f"(finetune.learning_rate is {args.learning_rate:g})")
 
 # %% ../nbs/07_finetune.ipynb #658da663
 def plot_loss(curve, path, title='training loss'):
@@ -284,7 +318,7 @@ def _check_distributed(trainer):
 def _train(args, model, tok, ds, out_dir, callbacks):
     "Train with trl's SFTTrainer, resuming from the last checkpoint in out_dir; returns (trainer, metrics callback, checkpoint)"
     rm = RunMetrics()
-    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, *callbacks])
+    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, StopOnNonFinite(), *callbacks])
     _check_distributed(trainer)
     ck = last_checkpoint(out_dir)
     trainer.train(resume_from_checkpoint=str(ck) if ck else None)
