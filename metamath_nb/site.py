@@ -20,8 +20,8 @@ from .apidoc import (
     Page, error_markdown, exported_module, link_names, myst_directive, page_name, process_notebook)
 
 # %% auto #0
-__all__ = ['notebooks', 'unique_page_names', 'nbformat_cell', 'page_notebook', 'nav_groups', 'toc_markdown', 'sphinx_conf',
-           'viewcode_index', 'Site', 'build_site', 'quarto_docs_command', 'main']
+__all__ = ['SITE_CSS', 'notebooks', 'unique_page_names', 'nbformat_cell', 'page_notebook', 'nav_groups', 'toc_markdown',
+           'sphinx_conf', 'viewcode_index', 'Site', 'build_site', 'quarto_docs_command', 'main']
 
 # %% ../nbs/40_site.ipynb #510d8661
 def notebooks(root='.' # the project folder
@@ -107,6 +107,13 @@ def toc_markdown(pages:list)->str:
                         for g, ps in nav_groups(pages) if any(p.html != 'index.html' for p in ps))
 
 # %% ../nbs/40_site.ipynb #84d87f2b
+SITE_CSS = """/* Written by metamath_nb.site: the report's and the studies' tables and figures at a size a reader can read */
+.content { width: auto; max-width: 68em; flex: 1 1 46em; min-width: 0; }   /* Furo's 46em column, widened where the window allows */
+article table.docutils { font-size: var(--font-size--small); }            /* the report's widest table (Table 1) fits */
+article .table-wrapper { overflow-x: auto; }                               /* and, on a narrow window, scrolls, never clipped */
+.cell_output img { max-width: 100%; height: auto; }                       /* figures at their own size, shrunk only to fit */
+"""
+
 def sphinx_conf(root:Path, title:str)->str:
     "conf.py of the docs site"
     return textwrap.dedent(f'''\
@@ -125,9 +132,10 @@ def sphinx_conf(root:Path, title:str)->str:
         myst_heading_anchors = 3
         add_module_names = False
         html_copy_source = html_show_sourcelink = False
+        html_static_path, html_css_files = ['_static'], ['metamath.css']   # SITE_CSS, written there by build_site
         html_permalinks_icon = '#'
         suppress_warnings = ['myst.header', 'mystnb.unknown_mime_type', 'misc.highlighting_failure']
-        exclude_patterns = ['.doctrees', 'html', 'jupyter_execute']   # myst-nb copies the notebooks there: not pages
+        exclude_patterns = ['.doctrees', 'html', 'jupyter_execute', '_static']   # myst-nb copies the notebooks there: not pages
 
         # What viewcode would import the package to find, written down by build_site (see viewcode_index)
         _viewcode = json.loads((Path(__file__).parent/'viewcode.json').read_text())
@@ -227,6 +235,7 @@ def build_site(root='.',      # the project folder (holds pyproject.toml)
     index = {n: f'{lib}.{p.module}.{n}' for p in pages if p.module for n in p.documented}
     proc = root/proc; proc.mkdir(parents=True, exist_ok=True)
     _write_if_changed(proc/'conf.py', sphinx_conf(root, cfg.get('title', root.name)))
+    _write_if_changed(proc/'_static'/'metamath.css', SITE_CSS)
     _write_if_changed(proc/'viewcode.json', json.dumps(viewcode_index(pages, cfg.lib_path), indent=1))
     for p in pages:
         nb = page_notebook(p, index, lib)
