@@ -4,22 +4,23 @@
 
 # %% ../nbs/07_finetune.ipynb #b06731bf
 from __future__ import annotations
-import json, math, os, resource, time, warnings
+import json, os, resource, shutil, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from .config import FinetuneConfig, set_seed
-from .files import atomic_write_text, unique_tmp_dir, replace_dir
+from .files import atomic_write_text, replace_dir, save_figure, unique_tmp_dir
 from .models import load_model, resolve_model
 from .sft_data import build_sft_dataset, load_sft_rows
+from .train_guard import NonFiniteLoss, StopOnNonFinite
 
 # %% auto #0
 __all__ = ['MERGE_PROMPTS', 'local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype',
            'fp32_masters', 'count_params', 'load_for_training', 'batch_plan', 'training_args', 'RunMetrics',
-           'peak_memory_mb', 'last_checkpoint', 'NonFiniteLoss', 'nonfinite_weights', 'StopOnNonFinite', 'plot_loss',
-           'MergeMismatch', 'merge_adapter', 'greedy_outputs', 'check_merge', 'FinetuneResult', 'recorded_result',
-           'result_record', 'release', 'finetune']
+           'peak_memory_mb', 'last_checkpoint', 'drop_incomplete_checkpoints', 'plot_loss', 'MergeMismatch',
+           'merge_adapter', 'greedy_outputs', 'check_merge', 'FinetuneResult', 'recorded_result', 'result_record',
+           'release', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #99312072
 def local_rank() -> int:
@@ -167,38 +168,11 @@ def last_checkpoint(out_dir) -> Optional[Path]:
     cks = [p for p in (Path(out_dir)/'checkpoints').glob('checkpoint-*') if (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[1]), default=None)
 
-# %% ../nbs/07_finetune.ipynb #d64537a4
-class NonFiniteLoss(RuntimeError):
-    "Training made a loss, a gradient norm or trainable weights that are NaN or infinite"
-
-def _on_any_process(flag: bool) -> bool:
-    "Whether `flag` holds on any process of a distributed run (`flag` itself in one process)"
-    import torch, torch.distributed as dist
-    if not (dist.is_available() and dist.is_initialized()): return flag
-    t = torch.tensor([float(flag)], device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
-
-def nonfinite_weights(model) -> list[str]:
-    "Names of the trainable weights of `model` holding a NaN or an infinity (this process's shard of each)"
-    import torch
-    local = lambda p: p.to_local() if hasattr(p, 'to_local') else p
-    return [n for n, p in model.named_parameters() if p.requires_grad and not bool(torch.isfinite(local(p).detach()).all())]
-
-# %% ../nbs/07_finetune.ipynb #ef7561be
-class StopOnNonFinite(TrainerCallback):
-    "Stop training with NonFiniteLoss at the first NaN or infinite loss or gradient norm, and before saving NaN weights"
-    def on_log(self, args, state, control, logs=None, **kw):
-        bad = [f"{k} {v}" for k, v in (logs or {}).items() if k in ('loss', 'grad_norm') and v is not None and not math.isfinite(float(v))]
-        if bad: raise NonFiniteLoss(f"finetune step {state.global_step}: {', '.join(bad)}: training stopped, nothing of this step "
-                                    f"saved (finetune.learning_rate is {args.learning_rate:g}: lower it, or check the base model's weights)")
-    def on_step_end(self, args, state, control, model=None, **kw):
-        if model is None or not (control.should_save or state.global_step >= state.max_steps): return
-        bad = nonfinite_weights(model)
-        if _on_any_process(bool(bad)):
-            raise NonFiniteLoss(f"finetune step {state.global_step}: trainable weights are NaN or infinite after the update "
-                                f"({', '.join(bad[:3]) or 'on another process'}): training stopped before saving "
-                                f"(finetune.learning_rate is {args.learning_rate:g})")
+def drop_incomplete_checkpoints(out_dir) -> list[str]:
+    "Remove the `checkpoint-N` folders that a failed save left under out_dir/checkpoints (no trainer_state.json, which the Trainer writes last)"
+    gone = [p for p in (Path(out_dir)/'checkpoints').glob('checkpoint-*') if p.is_dir() and not (p/'trainer_state.json').exists()]
+    for p in gone: shutil.rmtree(p, ignore_errors=True)
+    return sorted(p.name for p in gone)
 
 # %% ../nbs/07_finetune.ipynb #658da663
 def plot_loss(curve, path, title='training loss'):
@@ -208,7 +182,7 @@ def plot_loss(curve, path, title='training loss'):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if curve: ax.plot(*zip(*curve), marker='.' if len(curve) < 50 else None)
     ax.set(xlabel='optimizer step', ylabel='loss (response tokens)', title=title); ax.grid(alpha=.3)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout(); save_figure(fig, path, dpi=110); plt.close(fig)
     return Path(path)
 
 # %% ../nbs/07_finetune.ipynb #b2c9df2a
@@ -216,12 +190,13 @@ class MergeMismatch(RuntimeError):
     "The merged model does not reproduce the adapter's outputs"
 
 def merge_adapter(base_model: str, adapter_dir, merged_dir, device='cpu', dtype=None) -> Path:
-    "Merge a LoRA adapter into its base model (loaded unquantised) and save model + tokenizer to `merged_dir`"
+    "Merge a LoRA adapter into its base model (loaded unquantised) and save model + tokenizer to `merged_dir` (whole or not at all)"
     from peft import PeftModel
     model, tok = load_model(base_model, device=device, dtype=dtype)
-    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    merged.save_pretrained(merged_dir); tok.save_pretrained(merged_dir)
-    return Path(merged_dir)
+    merged, tmp = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload(), unique_tmp_dir(merged_dir)
+    try: merged.save_pretrained(tmp); tok.save_pretrained(tmp)
+    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
+    return replace_dir(tmp, merged_dir)
 
 # %% ../nbs/07_finetune.ipynb #aad62b86
 def greedy_outputs(model, tok, prompts, max_new_tokens=16) -> tuple[list[list[int]], Any]:
@@ -321,7 +296,10 @@ def _train(args, model, tok, ds, out_dir, callbacks):
     trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, StopOnNonFinite(), *callbacks])
     _check_distributed(trainer)
     ck = last_checkpoint(out_dir)
-    trainer.train(resume_from_checkpoint=str(ck) if ck else None)
+    try: trainer.train(resume_from_checkpoint=str(ck) if ck else None)
+    except BaseException:   # a save cut short (a full disk) leaves no half checkpoint behind
+        if trainer.is_world_process_zero(): drop_incomplete_checkpoints(out_dir)
+        raise
     return trainer, rm, ck
 
 # %% ../nbs/07_finetune.ipynb #bd6f2b53

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Optional
 
 import pandas as pd
+from .escape import md_text
+from .files import atomic_write_text
 from .run_records import ReportError, collect_runs, read_csv, run_summary
 from .stats import pct
 from .vocabulary import AUG_NAMES, STAGE_NAMES, paper_numbers
@@ -196,11 +198,10 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/41_report.ipynb #294f4706
 def to_markdown(df: pd.DataFrame) -> str:
-    "A GitHub-flavoured markdown table of `format_table(df)`"
+    "A GitHub-flavoured markdown table of `format_table(df)`, each cell written as text (`metamath_nb.escape.md_text`: a run label or id from params never becomes markup)"
     f = format_table(df)
-    esc = lambda s: str(s).replace('|', '\\|')
-    lines = ['| ' + ' | '.join(map(esc, f.columns)) + ' |', '|' + '|'.join('---' for _ in f.columns) + '|']
-    return '\n'.join(lines + ['| ' + ' | '.join(map(esc, r)) + ' |' for r in f.itertuples(index=False)]) + '\n'
+    lines = ['| ' + ' | '.join(map(md_text, f.columns)) + ' |', '|' + '|'.join('---' for _ in f.columns) + '|']
+    return '\n'.join(lines + ['| ' + ' | '.join(map(md_text, r)) + ' |' for r in f.itertuples(index=False)]) + '\n'
 
 _TEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{', '}': r'\}',
         '~': r'\textasciitilde{}', '^': r'\textasciicircum{}'}
@@ -223,7 +224,7 @@ def save_table(df: pd.DataFrame, out_dir, name: str, caption: str = '') -> dict:
     "Write `name`.md, `name`.csv and `name`.tex into `out_dir`; returns {'md': path, 'csv': path, 'tex': path}"
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     paths = {'md': out/f"{name}.md", 'csv': out/f"{name}.csv", 'tex': out/f"{name}.tex"}
-    paths['md'].write_text(to_markdown(df)); paths['csv'].write_text(to_csv(df)); paths['tex'].write_text(to_latex(df, caption))
+    for k, text in (('md', to_markdown(df)), ('csv', to_csv(df)), ('tex', to_latex(df, caption))): atomic_write_text(paths[k], text)
     return paths
 
 # %% ../nbs/41_report.ipynb #98f1b598
