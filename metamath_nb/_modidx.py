@@ -952,6 +952,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'metamath_nb.site.nav_groups': ('site.html#nav_groups', 'metamath_nb/site.py'),
                                   'metamath_nb.site.nbformat_cell': ('site.html#nbformat_cell', 'metamath_nb/site.py'),
                                   'metamath_nb.site.notebooks': ('site.html#notebooks', 'metamath_nb/site.py'),
+                                  'metamath_nb.site.offline_search': ('site.html#offline_search', 'metamath_nb/site.py'),
                                   'metamath_nb.site.page_notebook': ('site.html#page_notebook', 'metamath_nb/site.py'),
                                   'metamath_nb.site.quarto_docs_command': ('site.html#quarto_docs_command', 'metamath_nb/site.py'),
                                   'metamath_nb.site.sphinx_conf': ('site.html#sphinx_conf', 'metamath_nb/site.py'),
