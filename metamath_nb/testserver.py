@@ -14,8 +14,8 @@ from fastcore.basics import patch
 from .gen_types import cut_at_stop
 
 # %% auto #0
-__all__ = ['FAULT_KINDS', 'prompt_text', 'echo_responder', 'scripted_responder', 'model_responder', 'request_digest',
-           'OpenAITestServer', 'main', 'server_process', 'server_stats']
+__all__ = ['FAULT_KINDS', 'BATCH_FAULTS', 'prompt_text', 'echo_responder', 'scripted_responder', 'model_responder',
+           'request_digest', 'OpenAITestServer', 'main', 'server_process', 'server_stats']
 
 # %% ../nbs/03a_testserver.ipynb #930de619
 FAULT_KINDS = ('429', '500', 'hang', 'truncated', 'malformed', 'drop')
@@ -84,6 +84,13 @@ def _choices(body, responder_texts, kind):
     ptoks = len(prompt_text(body).split())
     return choices, {'prompt_tokens': ptoks, 'completion_tokens': ctoks, 'total_tokens': ptoks + ctoks}
 
+def _completion(body, texts, kind) -> dict:
+    "An OpenAI-style completion object answering `body` with `texts`"
+    choices, usage = _choices(body, texts, kind)
+    return {'id': f'cmpl-{request_digest(body)[:12]}', 'object': 'chat.completion' if kind == 'chat' else 'text_completion',
+            'created': int(time.time()), 'model': body.get('model', 'test'), 'choices': choices, 'usage': usage}
+
+
 # %% ../nbs/03a_testserver.ipynb #bf5ffb23
 class OpenAITestServer:
     "An OpenAI-compatible HTTP server on 127.0.0.1 with latency, fault injection and request counting"
@@ -96,6 +103,8 @@ class OpenAITestServer:
                  on_request: Optional[Callable] = None, # called with every completion request body on arrival
                  api_key: Optional[str] = None, # when set, other keys get a 401 that quotes the key received (as OpenAI does)
                  echo_auth: bool = False,       # a careless server: copy the Authorization header into every reply
+                 batch_latency: float = 0.0,    # Batch API: seconds per item of a batch
+                 slow_status_s: float = 2.0,    # Batch API: how long a `slow_status` fault holds a status answer
                  port: int = 0):                # 0: any free port
         bad = set(faults or {}) - set(FAULT_KINDS)
         if bad: raise ValueError(f"unknown fault kinds {sorted(bad)}; known: {FAULT_KINDS}")
@@ -104,6 +113,8 @@ class OpenAITestServer:
         self.api_key, self.echo_auth = api_key, echo_auth
         self.script: list = []        # faults (or None for a normal answer) for the next requests, before random draws
         self.counts, self.served = Counter(), Counter()
+        self.batch_latency, self.slow_status_s = batch_latency, slow_status_s
+        self.files, self.batches, self.batch_faults = {}, {}, Counter()  # Batch API: uploads, batches, faults to inject next (kind -> how many)
         self._lock, self._tasks, self.loop, self.thread = threading.Lock(), set(), None, None
 
     @property
@@ -120,6 +131,12 @@ class OpenAITestServer:
     def reset_counts(self):
         with self._lock: self.counts.clear(); self.served.clear()
 
+    async def _texts(self, body) -> list[str]:
+        "The responder's texts for the n choices of a request (off the event loop when it blocks)"
+        n = int(body.get('n') or 1)
+        if getattr(self.responder, 'blocking', False): return await asyncio.to_thread(lambda: [self.responder(body, i) for i in range(n)])
+        return [self.responder(body, i) for i in range(n)]
+
     def _pick_fault(self):
         if self.script: return self.script.pop(0)
         r, acc = self.rng.random(), 0.0
@@ -134,6 +151,7 @@ async def _serve_request(self: OpenAITestServer, method, path, raw, writer, hdrs
     "Answer one request; return whether the connection stays open"
     if method == 'GET' and path == '/_stats':
         writer.write(_http(200, json.dumps({**self.stats(), 'process_cpu_s': time.process_time()}).encode())); return True
+    if path.startswith(('/v1/files', '/v1/batches')): return await self._serve_batch_api(method, path, raw, writer, hdrs or {})
     if method == 'GET' and path == '/v1/models':
         writer.write(_http(200, json.dumps({'object': 'list', 'data': [{'id': 'test', 'object': 'model'}]}).encode())); return True
     kind = {'/v1/chat/completions': 'chat', '/v1/completions': 'completion'}.get(path)
@@ -158,13 +176,9 @@ async def _serve_request(self: OpenAITestServer, method, path, raw, writer, hdrs
     if fault == '500': writer.write(_http(500, b'{"error": {"message": "internal error"}}')); return True
     if fault == 'drop': return False
     if fault == 'hang': await asyncio.sleep(self.hang_s); return False
-    n = int(body.get('n') or 1)
-    if getattr(self.responder, 'blocking', False): texts = await asyncio.to_thread(lambda: [self.responder(body, i) for i in range(n)])
-    else: texts = [self.responder(body, i) for i in range(n)]
+    texts = await self._texts(body)
     if self.echo_auth: texts = [f"{t} [auth: {auth}]" for t in texts]
-    choices, usage = _choices(body, texts, kind)
-    out = json.dumps({'id': f'cmpl-{request_digest(body)[:12]}', 'object': 'chat.completion' if kind == 'chat' else 'text_completion',
-                      'created': int(time.time()), 'model': body.get('model', 'test'), 'choices': choices, 'usage': usage}).encode()
+    out = json.dumps(_completion(body, texts, kind)).encode()
     if fault == 'truncated': out = out[:len(out) // 2]
     if fault == 'malformed': out = b'{"id": "x", "choices": "<html>502 Bad Gateway</html>"}'
     if fault is None: # counted as the answer goes out, so a client never sees an answer the counts lack
@@ -214,6 +228,86 @@ def stop(self: OpenAITestServer):
     "Stop serving and close every connection"
     if self.loop and self.thread.is_alive(): self.loop.call_soon_threadsafe(self.loop.stop); self.thread.join(10)
 
+# %% ../nbs/03a_testserver.ipynb #16a467a9
+BATCH_FAULTS = ('upload_500', 'expire', 'fail', 'item_error', 'slow_status')
+
+def _multipart(raw: bytes, content_type: str) -> dict:
+    "Field name -> bytes of a multipart/form-data body"
+    from email.parser import BytesParser
+    msg = BytesParser().parsebytes(b'Content-Type: ' + content_type.encode() + b'\r\n\r\n' + raw)
+    return {p.get_param('name', header='content-disposition'): p.get_payload(decode=True) for p in msg.get_payload()}
+
+@patch
+def _take(self: OpenAITestServer, kind: str) -> bool:
+    "Use up one injected Batch API fault of `kind`, if one is left (and count it)"
+    with self._lock:
+        if self.batch_faults[kind] <= 0: return False
+        self.batch_faults[kind] -= 1; self.counts[kind] += 1; return True
+
+# %% ../nbs/03a_testserver.ipynb #532f7e64
+@patch
+async def _serve_batch_api(self: OpenAITestServer, method, path, raw, writer, hdrs) -> bool:
+    "Answer one request to the Files or Batches endpoints"
+    parts, now, out = path.split('?')[0].strip('/').split('/')[1:], int(time.time()), None  # e.g. ['batches', id, 'cancel']
+    if self.api_key is not None and hdrs.get('authorization') != f'Bearer {self.api_key}':
+        writer.write(_http(401, b'{"error": {"message": "Incorrect API key provided"}}')); return True
+    if method == 'POST' and parts == ['files']:
+        if self._take('upload_500'): writer.write(_http(500, b'{"error": {"message": "upload failed (injected)"}}')); return True
+        form = _multipart(raw, hdrs.get('content-type', ''))
+        with self._lock: fid = f'file-{len(self.files)}'; self.files[fid] = form['file']; self.counts['uploads'] += 1
+        out = {'id': fid, 'object': 'file', 'bytes': len(form['file']), 'purpose': form['purpose'].decode(), 'created_at': now, 'filename': 'input.jsonl'}
+    elif method == 'GET' and len(parts) == 3 and parts[::2] == ['files', 'content'] and parts[1] in self.files:
+        writer.write(_http(200, self.files[parts[1]])); return True
+    elif method == 'POST' and parts == ['batches']:
+        body = json.loads(raw)
+        with self._lock: bid = f'batch_{len(self.batches)}'; self.counts['batches'] += 1
+        out = self.batches[bid] = {'id': bid, 'object': 'batch', 'endpoint': body['endpoint'], 'input_file_id': body['input_file_id'],
+            'completion_window': body['completion_window'], 'status': 'validating', 'created_at': now, 'metadata': body.get('metadata'),
+            'output_file_id': None, 'error_file_id': None, 'errors': None, 'request_counts': {'total': 0, 'completed': 0, 'failed': 0}}
+        fault = next((k for k in ('expire', 'fail') if self._take(k)), None)
+        self._tasks.add(asyncio.get_running_loop().create_task(self._run_batch(out, fault)))
+    elif method == 'GET' and parts == ['batches']: out = {'object': 'list', 'data': list(self.batches.values())[::-1], 'has_more': False}
+    elif method == 'GET' and len(parts) == 2 and parts[0] == 'batches':
+        if self._take('slow_status'): await asyncio.sleep(self.slow_status_s)
+        out = self.batches.get(parts[1])
+    elif method == 'POST' and len(parts) == 3 and parts[::2] == ['batches', 'cancel'] and parts[1] in self.batches:
+        out = self.batches[parts[1]]
+        if out['status'] in ('validating', 'in_progress'): out.update(status='cancelling', cancelling_at=now)
+    writer.write(_http(200, json.dumps(out).encode()) if out else _http(404, b'{"error": {"message": "not found"}}')); return True
+
+# %% ../nbs/03a_testserver.ipynb #189c4cdf
+@patch
+async def _run_batch(self: OpenAITestServer, b: dict, fault=None):
+    "Work through a batch: answers to its output file, failed items to its error file; expire or fail where injected"
+    lines = [json.loads(l) for l in self.files[b['input_file_id']].decode().splitlines() if l.strip()]
+    b['request_counts']['total'], ok, bad = len(lines), [], []
+    if fault == 'fail':
+        err = {'code': 'invalid_request', 'message': 'the batch failed validation (injected)', 'line': None, 'param': None}
+        b.update(status='failed', failed_at=int(time.time()), errors={'object': 'list', 'data': [err]}); return
+    b.update(status='in_progress', in_progress_at=int(time.time()))
+    for k, line in enumerate(lines):
+        if b['status'] == 'cancelling' or (fault == 'expire' and k >= len(lines) // 2): break
+        if self.batch_latency: await asyncio.sleep(self.batch_latency)
+        rid, body = f"batch_req_{b['id']}_{k}", line['body']
+        if self._take('item_error'):
+            bad.append({'id': rid, 'custom_id': line['custom_id'], 'response': {'status_code': 500, 'request_id': rid,
+                        'body': {'error': {'message': 'internal error (injected)', 'type': 'server_error'}}}, 'error': None})
+            b['request_counts']['failed'] += 1; continue
+        resp = _completion(body, await self._texts(body), 'chat' if line['url'].endswith('/chat/completions') else 'completion')
+        with self._lock: self.served[request_digest(body)] += 1
+        ok.append({'id': rid, 'custom_id': line['custom_id'], 'response': {'status_code': 200, 'request_id': rid, 'body': resp}, 'error': None})
+        b['request_counts']['completed'] += 1
+    end = 'expired' if fault == 'expire' else 'cancelled' if b['status'] == 'cancelling' else 'completed'
+    for line in lines[len(ok) + len(bad):]:   # not run: expired or cancelled
+        bad.append({'id': f"batch_req_{b['id']}_x", 'custom_id': line['custom_id'], 'response': None,
+                    'error': {'code': f'batch_{end}', 'message': f'This request was not executed: the batch {end}.'}})
+    b['request_counts']['failed'] += len(lines) - len(ok) - b['request_counts']['failed']
+    for key, rows in (('output_file_id', ok), ('error_file_id', bad)):
+        if rows:
+            with self._lock: fid = f'file-{len(self.files)}'; self.files[fid] = ''.join(json.dumps(r) + '\n' for r in rows).encode()
+            b[key] = fid
+    b.update(status=end, **{f'{end}_at': int(time.time())})
+
 # %% ../nbs/03a_testserver.ipynb #58216f40
 def main(argv=None):
     "Command line: serve until SIGTERM/SIGINT; print the base URL on the first line of stdout"
@@ -223,9 +317,13 @@ def main(argv=None):
     p.add_argument('--faults', default='', help='e.g. 429=0.05,500=0.05,drop=0.02')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--hang-s', type=float, default=30.0)
+    p.add_argument('--batch-latency', type=float, default=0.0)
+    p.add_argument('--batch-faults', default='', help='Batch API faults to inject, kind=count, e.g. expire=1,item_error=2')
     a = p.parse_args(argv)
-    faults = {k: float(v) for k, _, v in (f.partition('=') for f in a.faults.split(',') if f)}
-    srv = OpenAITestServer(latency=a.latency, faults=faults, seed=a.seed, hang_s=a.hang_s, port=a.port).start()
+    pairs = lambda s: [(k, v) for k, _, v in (f.partition('=') for f in s.split(',') if f)]
+    srv = OpenAITestServer(latency=a.latency, faults={k: float(v) for k, v in pairs(a.faults)}, seed=a.seed, hang_s=a.hang_s,
+                           batch_latency=a.batch_latency, port=a.port)
+    srv.batch_faults.update({k: int(v) for k, v in pairs(a.batch_faults)}); srv.start()
     done = threading.Event()
     for s in (signal.SIGTERM, signal.SIGINT): signal.signal(s, lambda *_: done.set())
     print(srv.base_url, flush=True)
