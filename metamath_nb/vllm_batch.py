@@ -55,6 +55,7 @@ def submit(self: VLLMBatchRunner, input_path, endpoint: str, rec: dict) -> dict:
     py, info = self._python()
     groups = gpu_groups(self.cfg) if info['device'] == 'cuda' and self.cfg.servers > 1 else [None]
     lines, tok, shards = Path(input_path).read_text().splitlines(keepends=True), rec['token'], []
+    self.work_dir.mkdir(parents=True, exist_ok=True)
     for j, g in enumerate(groups):
         part = lines[j * len(lines) // len(groups):(j + 1) * len(lines) // len(groups)]
         if not part: continue
