@@ -83,8 +83,9 @@ def poll(self: VLLMBatchRunner, rec: dict) -> dict:
     states, done, errs = [], 0, []
     for s in rec['shards']:
         if (p := self._procs.get(s['pid'])) is not None: p.poll()
-        if Path(s['output']).exists(): states.append('completed'); done += s['n']; continue
-        if Path(s['output'] + '.exit').exists() or not group_alive(s['pid']):
+        ended = Path(s['output'] + '.exit').exists() or not group_alive(s['pid'])
+        if Path(s['output']).exists(): states.append('completed' if ended else 'in_progress'); done += s['n']; continue  # done once its launcher is
+        if ended:
             why = f"exit code {Path(s['output'] + '.exit').read_text()}" if Path(s['output'] + '.exit').exists() else 'its processes are gone'
             states.append('failed'); errs.append(f"vLLM runner {s['pid']} failed ({why}); the end of {s['log']}:\n" + _log_tail(s['log'], 1500).decode(errors='replace')); continue
         states.append('in_progress'); done += int(m[-1][0]) if (m := _PROGRESS.findall(_log_tail(s['log']))) else 0
@@ -94,7 +95,11 @@ def poll(self: VLLMBatchRunner, rec: dict) -> dict:
 # %% ../nbs/03h_vllm_batch.ipynb #38b4197c
 @patch
 def results(self: VLLMBatchRunner, rec: dict) -> list[dict]:
-    "The output lines of the shards that finished"
+    "The output lines of the shards that finished (their launchers, if this process started them, reaped)"
+    for s in rec['shards']:
+        if (p := self._procs.pop(s['pid'], None)) is not None:
+            try: p.wait(30)
+            except subprocess.TimeoutExpired: self._procs[s['pid']] = p
     return [json.loads(l) for s in rec['shards'] if Path(s['output']).exists() for l in Path(s['output']).read_text().splitlines() if l.strip()]
 
 @patch
