@@ -29,7 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 class PlanTeacher:
     "Records the requests of a synthesis and answers them as a teacher who knows the seeds"
     def __init__(self, seeds):
+        import functools
+        from metamath_nb import prompts
         from metamath_nb.scripted_teacher import scripted_solver
+        if not hasattr(prompts.load_prompt, 'cache_info'):   # the scripted teacher reads every prompt file per answer: read each once
+            read = prompts.load_prompt; once = functools.lru_cache(None)(lambda pid: read(pid))
+            prompts.load_prompt = lambda pid, overrides=None: read(pid, overrides) if overrides else once(pid)
         self.reqs, self.respond = [], scripted_solver(seeds)
     def generate(self, reqs, desc=''):
         self.reqs += reqs
