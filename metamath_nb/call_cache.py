@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY AUTOINCREMENT, key T
   backend TEXT, model TEXT, sample_index INTEGER, error TEXT, attempts INTEGER, created REAL);
 CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL, finished REAL, description TEXT,
   stats TEXT);
+CREATE TABLE IF NOT EXISTS batches (token TEXT PRIMARY KEY, engine TEXT, record TEXT, created REAL);
 """
 
 class CacheError(OSError):
@@ -100,6 +101,14 @@ class TeacherCache:
         "Append a job's stats (the teacher's `JobStats`) to the ledger of jobs"
         with self.lock: self.con.execute('INSERT INTO jobs (started, finished, description, stats) VALUES (?,?,?,?)',
                                          (started, time.time(), desc, json.dumps(st.__dict__)))
+
+    def note_batch(self, token, engine, record):
+        "Remember where the record of a submitted batch lives (teacher.mode batch; `metamath-nb cache batches` lists them)"
+        with self.lock: self.con.execute('INSERT OR REPLACE INTO batches VALUES (?,?,?,?)', (token, engine, str(record), time.time()))
+
+    def batch_records(self) -> list[tuple]:
+        "(token, engine, record path, created) of every batch noted, oldest first"
+        with self.lock: return self.con.execute('SELECT token, engine, record, created FROM batches ORDER BY created').fetchall()
 
     def stats(self) -> dict:
         "Counts, tokens and cost per backend and model; failures; the integrity check"
