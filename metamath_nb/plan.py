@@ -32,7 +32,9 @@ def known_configs() -> dict:
 
 def shape_config(name) -> tuple[Optional[dict], str]:
     "(config, where it came from): the model's own config.json (local, alias or hub cache), else a packaged one; (None, why)"
-    if (c := model_config(name)): return c, 'its config.json'
+    try: c = model_config(name)
+    except (OSError, ValueError): c = None   # not a folder nor a valid hub id: preflight names it elsewhere
+    if c: return c, 'its config.json'
     if (c := known_configs().get(str(name))): return c, 'packaged config: a paper model not cached here'
     return None, "no config here (not a local folder, not in the cache, not one of the paper's models)"
 
