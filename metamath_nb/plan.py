@@ -260,7 +260,7 @@ def train_steps(f: FinetuneConfig, rows: int) -> int:
 class _Recorder:
     "A teacher that verifies every sample, recording the requests it is sent"
     def __init__(self, seeds):
-        from metamath_nb.augment import scripted_solver
+        from metamath_nb.scripted_teacher import scripted_solver
         self.respond, self.requests = scripted_solver(seeds), []
     def generate(self, reqs, desc=''):
         from metamath_nb.gen_types import GenResult
