@@ -33,6 +33,7 @@ def finetune(model, data, types=()):
   batch_size: {bs}                   # per GPU; accumulation = 128 / (batch_size x num_processes)
   num_processes: 8                # the paper's 8 x A100 80GB; on N GPUs: --set finetune.num_processes=N
   accelerate_config: fsdp         # FSDP full-shard, bf16 compute over fp32 weights (run.sh: --fsdp "full_shard auto_wrap" --bf16)
+                                  # host memory while loading: each process holds the model in fp32 (the plan prints it: --dry-run)
   warmup_ratio: 0.03
   scheduler: cosine
   bf16: true
@@ -40,9 +41,13 @@ def finetune(model, data, types=()):
   save_steps: 500
 """
 
-def evaluate(benchmarks, model=None):
+def evaluate(benchmarks, model=None, tp=1):
+    "The released evaluation (vLLM, float16 as the released scripts served float32 checkpoints); `model`: a checkpoint evaluated as it is"
     return ("evaluate:\n  engine: vllm                    # the paper decodes with vLLM; engine: hf works without it (slower)\n"
-            + (f"  model: {model}\n" if model else '') + f"  benchmarks: [{', '.join(benchmarks)}]\n")
+            + (f"  model: {model}\n" if model else '') + f"  benchmarks: [{', '.join(benchmarks)}]\n"
+            + "  vllm:\n    dtype: float16                # the released evaluation's dtype: vLLM 0.1.4's 'auto' served float32 checkpoints in float16\n"
+            + "                                  # (vLLM 0.32's 'auto' would pick bfloat16 on current GPUs)\n"
+            + (f"    tensor_parallel_size: {tp}           # {tp} GPUs, the released scripts' default: about 129 GiB of float16 weights\n" if tp > 1 else ''))
 
 def write(folder, name, text):
     p = ROOT/folder/f'{name}.yaml'; p.parent.mkdir(parents=True, exist_ok=True); p.write_text(text); return p
@@ -88,11 +93,11 @@ def table8():
         write('table8', f'{m}_base', f"# Table 8: {name} as released, without fine-tuning, on GSM8K and MATH.\n"
               "# Departure: we evaluate it with MetaMath's zero-shot Alpaca prompt; the paper prints the base models' own\n"
               "# reported (few-shot) numbers, so a base model's score here can be far below the paper's.\n"
-              f"study: table8\nseed: 42\nlabels: {{table: table8, row: {name}}}\nstages: [evaluate]\n" + evaluate(['gsm8k', 'math'], hub))
+              f"study: table8\nseed: 42\nlabels: {{table: table2, row: {name}}}   # Table 8's rows are Table 2's in paper_numbers.csv\nstages: [evaluate]\n" + evaluate(['gsm8k', 'math'], hub))
         write('table8', f'{m}_metamathqa', f"# Table 8: MetaMath-{name}: {name} fully fine-tuned on all of MetaMathQA (395K), GSM8K and MATH.\n"
               + ("# lr 5e-6 (the released run_mistral.sh); otherwise LLaMA-2-7B's recipe.\n" if m == 'mistral_7b' else
                  "# LLaMA-2-7B's recipe (lr 2e-5); the paper gives no other setting for Llemma.\n")
-              + f"study: table8\nseed: 42\nlabels: {{table: table8, row: MetaMath-{name}}}\nstages: [finetune, evaluate]\n"
+              + f"study: table8\nseed: 42\nlabels: {{table: table2, row: MetaMath-{name}}}   # Table 8's rows are Table 2's in paper_numbers.csv\nstages: [finetune, evaluate]\n"
               + finetune(m, 'meta-math/MetaMathQA      # or a local copy of MetaMathQA-395K.json') + evaluate(['gsm8k', 'math']))
 
 def table9():
@@ -114,7 +119,7 @@ def table10():
             write('table10', f'{fam.lower()}_{size}', head.format(what=f"the released {fam}-{size.upper()} checkpoint.\n")
                   + ("# GSM8K-Backward too, for Figure 6 (forward vs backward reasoning of the 7B models).\n" if size == '7b' else '')
                   + f"study: table10\nseed: 42\nlabels: {{table: table10, row: {fam}-{size.upper()}}}\nstages: [evaluate]\n"
-                  + evaluate(['drop', 'gsm8k', 'gsm8k_backward'] if size == '7b' else ['drop'], hub))
+                  + evaluate(['drop', 'gsm8k', 'gsm8k_backward'] if size == '7b' else ['drop'], hub, tp=8 if size == '70b' else 1))
     write('table10', 'sft_7b', head.format(what="LLaMA-2-7B fine-tuned on GSM8K's training answers (SFT).\n")
           + "study: table10\nseed: 42\nlabels: {table: table10, row: SFT-7B}\nstages: [finetune, evaluate]\n"
           + finetune('llama2_7b', 'sft:gsm8k', ['GSM_SFT']) + evaluate(['drop', 'gsm8k', 'gsm8k_backward']))
