@@ -49,7 +49,7 @@ def plan(params_file):
     cfg = cfg.model_copy(update={'augment': cfg.augment.model_copy(update={'targets': {}})})   # one round of each type
     scale, note = 1.0, ''
     try: seeds = load_seeds(cfg.data, cfg.seed)
-    except (FileNotFoundError, OSError, ValueError) as e:   # MATH train: not in ../shared/data
+    except Exception as e:   # MATH train: not in ../shared/data (DataUnavailable)
         seeds = list(load_benchmark('math', 'test')); scale, note = 7500 / len(seeds), f'(MATH test x {7500 / len(seeds):.2f} as stand-in: {str(e)[:60]})'
     pt = PlanTeacher(seeds); t0 = time.time()
     synthesize(cfg, seeds, pt)
@@ -99,10 +99,10 @@ if __name__ == '__main__':
     ap.add_argument('--n', type=int, default=400); ap.add_argument('--max-tokens', type=int, default=48)
     a = ap.parse_args()
     if a.what == 'plan':
-        rows = [r for f in ('table1_gsm8k_synthesis.yaml', 'table1_math_synthesis.yaml') for r in plan(ROOT/'params'/'paper'/f)]
-        cols = list(rows[0])
-        print('| ' + ' | '.join(cols) + ' |\n|' + '---|' * len(cols))
-        for r in rows: print('| ' + ' | '.join(f'{r[c]:,}' if isinstance(r[c], (int, float)) and not isinstance(r[c], bool) else str(r[c]) for c in cols) + ' |')
+        for k, f in enumerate(('table1_gsm8k_synthesis.yaml', 'table1_math_synthesis.yaml')):
+            rows = plan(ROOT/'params'/'paper'/f); cols = list(rows[0])
+            if k == 0: print('| ' + ' | '.join(cols) + ' |\n|' + '---|' * len(cols))
+            for r in rows: print('| ' + ' | '.join(f'{r[c]:,}' if isinstance(r[c], (int, float)) and not isinstance(r[c], bool) else str(r[c]) for c in cols) + ' |', flush=True)
     else:
         rows, same = vllm(a.n, a.max_tokens)
         print(json.dumps(rows, indent=1)); print(f"texts equal (greedy): {same} of {a.n}")
