@@ -10,7 +10,8 @@
    (nothing is sent anywhere), then scales the calls, tokens and cost by 7,500/5,000.
 2. vllm: the same N teacher calls (GSM8K train questions, greedy, chat) through the vLLM server online and through
    vLLM's offline runner (teacher.mode batch, backend vllm), on this machine's CPU with SmolLM2: wall time (start
-   included; for the server also without its start), completion tokens per second, and whether the texts agree.
+   included), the time without the start (the server: after it is ready; the runner: its own 'Running batch' time),
+   completion tokens per second, and whether the texts agree.
 Run: .venv/bin/python bench/teacher_batch.py plan|vllm [--n 400] [--max-tokens 48]
 """
 import argparse, json, os, sys, tempfile, time
@@ -72,7 +73,7 @@ def vllm(n, max_tokens):
     from metamath_nb.data import load_benchmark
     qs = [p.question for p in load_benchmark('gsm8k', 'train', limit=n, seed=0)]
     reqs = [GenRequest(messages=[{'role': 'user', 'content': q}], max_tokens=max_tokens) for q in qs]
-    out, texts = [], {}
+    out, texts, gen = [], {}, None
     with tempfile.TemporaryDirectory() as d:
         for mode in ('online', 'batch'):
             cfg = TeacherConfig(backend='vllm', model='smollm2', mode=mode, cache_path=f'{d}/{mode}.sqlite', batch={'poll_s': 1.0},
@@ -84,12 +85,17 @@ def vllm(n, max_tokens):
                 res = t.generate(reqs)
                 t2 = time.time()
             ct = sum(sum(r.completion_tokens) for r in res)
+            if mode == 'batch':   # the runner's own time on the batch, from its progress line (its start excluded)
+                import re
+                log = b''.join(p.read_bytes() for p in Path(d, 'batches', 'vllm').glob('*.log'))
+                m = re.findall(rb'Running batch: 100% Completed \| \d+/\d+ \[(?:(\d+):)?(\d+):(\d+)<', log)
+                gen = sum(int(x or 0) * f for x, f in zip(m[-1], (3600, 60, 1))) if m else None
             texts[mode] = [r.texts[0] for r in res]
             out.append({'engine': 'vLLM server (online)' if mode == 'online' else "vLLM offline runner (teacher.mode batch)",
                         'calls': len(reqs), 'ok': sum(r.ok for r in res), 'completion_tokens': ct, 'wall_s': round(t2 - t0, 1),
                         'tok_per_s': round(ct / (t2 - t0), 1), 'start_s': round(t1 - t0, 1) if mode == 'online' else None,
-                        'generate_only_s': round(t2 - t1, 1) if mode == 'online' else None,
-                        'tok_per_s_after_start': round(ct / (t2 - t1), 1) if mode == 'online' else None})
+                        'generate_only_s': round(t2 - t1, 1) if mode == 'online' else gen,
+                        'tok_per_s_after_start': round(ct / (t2 - t1), 1) if mode == 'online' else (round(ct / gen, 1) if gen else None)})
     same = sum(a == b for a, b in zip(texts['online'], texts['batch']))
     return out, same
 
