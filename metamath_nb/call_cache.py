@@ -10,7 +10,7 @@ from pathlib import Path
 from .gen_types import GenRequest
 
 # %% auto #0
-__all__ = ['request_json', 'call_key', 'TeacherCache', 'cache_main']
+__all__ = ['request_json', 'call_key', 'CacheError', 'TeacherCache', 'cache_main']
 
 # %% ../nbs/03d_call_cache.ipynb #2473ba95
 def request_json(backend: str, model: str, req: GenRequest) -> str:
@@ -37,13 +37,20 @@ CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, started R
 CREATE TABLE IF NOT EXISTS batches (token TEXT PRIMARY KEY, engine TEXT, record TEXT, created REAL);
 """
 
+class CacheError(OSError):
+    "A call cache that cannot be opened; the message names its path and why"
+
 class TeacherCache:
     "Persistent, content-addressed store of finished samples (SQLite in WAL mode); a row commits before its call counts as done"
     def __init__(self, path, synchronous='NORMAL'): # NORMAL survives a killed process; FULL also a power cut
-        self.path = Path(path); self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-        self.con.execute('PRAGMA journal_mode=WAL'); self.con.execute(f'PRAGMA synchronous={synchronous}')
-        self.con.executescript(_SCHEMA)
+        self.path = Path(path)
+        if self.path.is_dir(): raise CacheError(f"{self.path}: the teacher's call cache (teacher.cache_path) is a folder; name the SQLite file in it, e.g. {self.path/'teacher.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
+            self.con.execute('PRAGMA journal_mode=WAL'); self.con.execute(f'PRAGMA synchronous={synchronous}')
+            self.con.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as e: raise CacheError(f"{self.path}: the teacher's call cache (teacher.cache_path) cannot be opened: {e}") from None
         self.lock = threading.Lock()
 
     def get_many(self, keys) -> dict:

@@ -119,8 +119,12 @@ class TeacherConfig(Strict):
     endpoints: list[str] = Field(default_factory=list) # several endpoints serving `model`: requests spread, failures retried elsewhere
     api_key_env: Optional[str] = Field(None, pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,127}$') # NAME of the variable that holds the key (never the key)
     max_in_flight: int = Field(8, ge=1, le=1 << 16) # concurrent requests (openai backend)
-    timeout_s: float = Field(120.0, gt=0, le=86400)
+    timeout_s: float = Field(120.0, gt=0, le=86400)   # one attempt of one call (openai/vllm backends)
     max_retries: int = Field(6, ge=0, le=100)
+    backoff_s: float = Field(0.5, ge=0, le=3600)      # wait before the first retry; doubled before each next one (with jitter)
+    backoff_cap_s: float = Field(30.0, ge=0, le=86400) # the longest wait between two attempts; a call takes at most
+                                        # (max_retries + 1) x timeout_s + the sum of its waits (http_backend.call_budget_s)
+    max_response_bytes: int = Field(8 << 20, ge=1 << 10, le=1 << 30) # a longer response body fails the call
     batch_size: int = Field(8, ge=1, le=1 << 16)    # prompts per forward pass (hf backend)
     device: str = 'auto'                # auto, cpu, cuda
     cache_path: Optional[str] = None    # SQLite call cache (default: outputs/cache/teacher.sqlite)
