@@ -6,6 +6,8 @@
    stage makes: `synthesize` runs with a stand-in teacher that records them and answers as a teacher who knows the
    seeds' answers (`scripted_teacher`), so SV's second calls (solving the rewritten question) are asked too. Later
    rounds (until the targets) repeat the round for the seeds still short, so the totals scale with the rounds run.
+   (`metamath-nb plan`, `metamath_nb.plan.teacher_estimate`, prices a whole synthesis to its targets in the params'
+   mode; this bench records the first round once and prices it in both modes.)
    MATH train is not in ../shared/data: its plan uses the 5,000 MATH test problems as stand-ins for their prompt sizes
    (nothing is sent anywhere), then scales the calls, tokens and cost by 7,500/5,000.
 2. vllm: the same N teacher calls (GSM8K train questions, greedy, chat) through the vLLM server online and through
