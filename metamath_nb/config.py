@@ -70,7 +70,7 @@ class VLLMConfig(Strict):
     endpoints: list[str] = Field(default_factory=list) # base URLs (http://host:port/v1) of running servers; set: none is started
     python: Optional[str] = None        # the vLLM environment's python; None: $METAMATH_VLLM_PYTHON, else .venv-vllm/bin/python
     servers: int = Field(1, ge=1, le=64) # local servers to start (on CUDA, each on its own tensor_parallel_size GPUs)
-    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto'
+    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto' # auto: on a CPU bfloat16 where native, else float32 (metamath_nb.hardware); on a GPU vLLM's own
     max_model_len: Optional[int] = Field(None, ge=16, le=TOKENS)  # None: the model's own
     enforce_eager: Optional[bool] = None # no graph capture or compilation; None: on CPU (compiling costs 1-2 min for 10-15%)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1) # CUDA: share of GPU memory for weights and KV cache
@@ -79,6 +79,7 @@ class VLLMConfig(Strict):
     max_num_seqs: Optional[int] = Field(None, ge=1, le=1 << 16)    # sequences per batch; None: vLLM's default on CUDA, sized to the KV cache on CPU
     kv_cache_gib: Optional[int] = Field(None, ge=1, le=1 << 14)    # CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE); None: 2
     max_in_flight: Optional[int] = Field(None, ge=1, le=1 << 16)   # requests in flight per server; None: max_num_seqs (CPU) or 256
+    cpu_threads: Literal['vllm', 'all', 'nobind', 'uni'] = 'uni'   # CPU: how the engine uses the cores (metamath_nb.vllm_server.CPU_THREADS)
     request_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400)     # one completion may take this long
     startup_timeout_s: float = Field(900.0, gt=0, le=86400)      # loading the model may take this long
     extra_args: list[str] = Field(default_factory=list) # more server arguments, e.g. ['--swap-space', '8']
@@ -108,6 +109,7 @@ class TeacherConfig(Strict):
     max_retries: int = Field(6, ge=0, le=100)
     batch_size: int = Field(8, ge=1, le=1 << 16)    # prompts per forward pass (hf backend)
     device: str = 'auto'                # auto, cpu, cuda
+    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto' # hf backend; auto: on a CPU bfloat16 where native, else float32; bfloat16 on a GPU
     cache_path: Optional[str] = None    # SQLite call cache (default: outputs/cache/teacher.sqlite)
     prices: dict[str, Price] = Field(default_factory=dict) # model -> price, for the cost ledger
     budget_usd: Optional[float] = Field(None, ge=0)        # hard cap: stop cleanly when reached
@@ -172,7 +174,8 @@ class FinetuneConfig(Strict):
     accelerate_config: Optional[str] = None # 'ddp', 'fsdp' (the paper's full-shard FSDP, bf16), 'deepspeed_zero3' or a YAML path
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     scheduler: str = 'cosine'
-    bf16: bool = False                  # bf16 compute (autocast / FSDP mixed precision) over fp32 master weights
+    dtype: Literal['auto', 'float32', 'bfloat16'] = 'auto' # compute dtype over fp32 master weights (autocast / FSDP mixed precision);
+                                        # auto: bfloat16 on a GPU that has it (the released --bf16), on a CPU where native, else float32
     load_in_4bit: bool = True
     lora_r: int = Field(16, ge=1, le=4096)
     lora_alpha: int = Field(16, ge=1, le=1 << 16)
@@ -180,6 +183,13 @@ class FinetuneConfig(Strict):
     target_modules: list[str] = Field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
     save_steps: int = Field(50, ge=1, le=BIG)
     merge: bool = False                 # also save a merged model (checked against the adapter)
+
+    @model_validator(mode='before')
+    @classmethod
+    def _renamed(cls, d):
+        if isinstance(d, dict) and 'bf16' in d:   # the setting before dtype: a clear word rather than 'extra inputs'
+            raise ValueError(f"bf16 became dtype: write 'dtype: {'bfloat16' if d['bf16'] else 'float32'}' (or 'dtype: auto')")
+        return d
 
     @model_validator(mode='after')
     def _consistent(self):
@@ -215,7 +225,9 @@ class EvalConfig(Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int = Field(0, ge=0, le=SEED_MAX) # seeded subset (with `limit`) and sampling seed
     device: str = 'auto'                # hf engine: auto, cpu, cuda
+    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto' # hf engine; auto: on a CPU bfloat16 where native, else float32; bfloat16 on a GPU
     length_bins: int = Field(3, ge=1, le=100) # equal-count question-length groups (paper's Figure 7)
+    compare_base: bool = False          # also evaluate the fine-tune's base model on the same items: before/after, paired tests
     vllm: VLLMConfig = Field(default_factory=VLLMConfig) # engine vllm: the server (or its endpoints)
 
 # %% ../nbs/00_config.ipynb #bcafa04f

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .config import ACCELERATE_CONFIGS, FinetuneConfig
-from .finetune import FinetuneResult, finetune, recorded_result
+from .finetune import FinetuneResult, dtype_choice, finetune, recorded_result, train_device
 
 # %% auto #0
 __all__ = ['accelerate_config_file', 'launched', 'launch_command', 'write_job', 'main', 'LaunchFailed', 'run_finetune']
@@ -32,7 +32,7 @@ def launch_command(cfg: FinetuneConfig, job) -> list[str]:
     "The `accelerate launch` command that runs `job` on `cfg.num_processes` processes"
     cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--num_processes', str(cfg.num_processes),
            '--num_machines', '1', '--main_process_port', '0', '--dynamo_backend', 'no',
-           '--mixed_precision', 'bf16' if cfg.bf16 else 'no']
+           '--mixed_precision', 'bf16' if dtype_choice(cfg, train_device()).dtype == 'bfloat16' else 'no']
     if (f := accelerate_config_file(cfg.accelerate_config)): cmd += ['--config_file', str(f)]
     elif cfg.num_processes > 1: cmd += ['--multi_gpu']
     return cmd + ['-m', 'metamath_nb.launch', str(job)]
