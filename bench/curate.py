@@ -10,7 +10,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import psutil
 from metamath_nb.config import CurateConfig
-from metamath_nb.curate import curate, test_items, TestIndex, jaccard, normalise
+from metamath_nb.curate import curate
+from metamath_nb.decontaminate import test_items, TestIndex
+from metamath_nb.minhash import jaccard, normalise
 from metamath_nb.data import load_benchmark, mini_seeds, DataUnavailable
 
 N = int(os.environ.get('BENCH_ROWS', 395_000))

@@ -4,7 +4,7 @@ numbers it does not mask. Needs the benchmark files (../shared/data or $METAMATH
 import json, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from metamath_nb.augment import compare_masking, masking_coverage
+from metamath_nb.masking import compare_masking, masking_coverage
 from metamath_nb.data import load_benchmark, DataUnavailable
 
 try: train = load_benchmark('gsm8k', split='train')

@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd
-from metamath_nb.augment import scripted_solver, synthesize
+from metamath_nb.augment import synthesize
+from metamath_nb.scripted_teacher import scripted_solver
 from metamath_nb.config import RunConfig, AugmentConfig, TeacherConfig
 from metamath_nb.data import load_benchmark, DataUnavailable
 from metamath_nb.teacher import make_teacher

@@ -6,393 +6,31 @@
 from __future__ import annotations
 import json, math, re
 from collections import Counter
-from dataclasses import dataclass, field, asdict
-from pathlib import Path
-from typing import Literal, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 import pandas as pd
 
-from . import grading, paper_grader, prompts
+from . import prompts
+from .masking import Mask, cleanse_gsm, number_masks, sv_question, sv_spans
+from .responses import Candidate, check_statement, clean_rewrite, cleanse_math, judge, released_gold, type_kind
 from .gen_types import GenRequest, GenResult
-from .vocabulary import (AUG_NAMES, DISAGREEMENT, FUNNEL, GRADER_KIND, METAMATHQA_FIELDS, RELEASED_READING, Dataset,
-                                    dataset_of, metamath_type, require_keys)
+from .vocabulary import AUG_NAMES, DISAGREEMENT, FUNNEL, GRADER_KIND, dataset_of, metamath_type, require_keys
 
 # %% auto #0
-__all__ = ['NUMBER_WORDS', 'MASKINGS', 'AUGMENTERS', 'NumberSpan', 'mask_variable', 'find_numbers', 'maskable_numbers',
-           'mask_number', 'fobar_question', 'sv_question', 'sv_spans', 'delete_extra_zero', 'cleanse_gsm', 'Mask',
-           'released_maskable', 'released_replacement', 'released_masks', 'quantity_masks', 'number_masks',
-           'masking_coverage', 'compare_masking', 'Candidate', 'clean_response', 'clean_rewrite', 'check_statement',
-           'released_strip', 'cleanse_math', 'released_answer', 'released_gold', 'judge', 'solve', 'ans_aug',
-           'rephrasing', 'normalise_text', 'fobar', 'sv_released', 'sv_rewrite_first', 'self_verification',
-           'SynthesisResult', 'funnel_counts', 'seed_ledger', 'verified_counts', 'synthesize', 'write_synthesis',
-           'TeacherCallsFailed', 'teacher_failures', 'check_teacher_calls', 'scripted_solver']
-
-# %% ../nbs/05_augment.ipynb #17b9294a
-@dataclass(frozen=True)
-class NumberSpan:
-    "A number found in a text: where it is, its value, and whether it may be masked (else why not)"
-    start: int
-    end: int
-    text: str             # as written, e.g. '80,000'
-    value: str            # commas removed, e.g. '80000'
-    math: bool = False    # inside LaTeX math mode
-    reason: str = ''      # '' when maskable, else why not
-
-    @property
-    def maskable(self): return not self.reason
-
-# %% ../nbs/05_augment.ipynb #0b381c66
-_NUM_RE = re.compile(r'(?<!\d)\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])|(?<!\d)\d+(?:\.\d+)?')
-_MONTHS = r'(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)'
-_LABEL_WORDS = (r'route|highway|interstate|apollo|channel|room|grade|chapter|number|no\.|level|section|episode|season|'
-                r'version|model|flight|exit|platform|gate|track|lane|unit|page|question|problem|part|size|class|'
-                r'iphone|windows|ps|war|phase|stage')
-_PRE_RULES = [  # (regex on the text just before the number, reason)
-    (re.compile(r'[A-Za-z]-$'), 'name or code'), (re.compile(r'[A-Za-z\\]$'), 'glued to letters'),
-    (re.compile(r'\d[:]$'), 'time or ratio'), (re.compile(r'\d\s*/\s*$'), 'fraction or date'),
-    (re.compile(r'\d-$'), 'range or code'), (re.compile(r'\d\.$'), 'version or code'), (re.compile(r'#$'), 'label'),
-    (re.compile(r"[‘'’]$"), 'after an apostrophe'), (re.compile(r'_\{?$'), 'subscript'),
-    (re.compile(rf'\b{_MONTHS}\.?\s*$', re.I), 'date'), (re.compile(rf'\b(?:{_LABEL_WORDS})\s*$', re.I), 'label')]
-_POST_RULES = [  # (regex on the text just after the number, reason)
-    (re.compile(r'(?:st|nd|rd|th|ths|rds)\b', re.I), 'ordinal'),
-    (re.compile(r"\s?(?:am|pm|a\.m\.|p\.m\.|o'clock)(?![A-Za-z])", re.I), 'time'),
-    (re.compile(r'[A-Za-z]'), 'glued to letters'), (re.compile(r':\d'), 'time or ratio'),
-    (re.compile(r'\s*/\s*\d'), 'fraction or date'), (re.compile(r'-\d'), 'range or code'),
-    (re.compile(r'\.\d'), 'version or code'), (re.compile(rf'(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\b', re.I), 'date')]
-_YEAR_PRE = re.compile(r'\b(?:in|since|until|till|year|during|before|after|through|between)\s*$', re.I)
-_COUNTED = re.compile(r'\s+(?!(?:has|is|was|does|goes|gets|makes|takes|costs|needs|wants|pays|runs)\b)[a-z]+s\b')   # 'room 4 minutes': a quantity after all
-_YEAR_POST = re.compile(r'\s*(?:[,.;!?)]|$)')
-
-# %% ../nbs/05_augment.ipynb #430e89d4
-def _math_mask(text) -> list[tuple[int, int, str]]:
-    "Regions of `text` that are LaTeX math mode ('math') or [asy] diagrams ('asy')"
-    out = [(m.start(), m.end(), 'asy') for m in re.finditer(r'\[asy\].*?\[/asy\]', text, re.S)]
-    pat = re.compile(r'\$\$.*?\$\$|(?<!\\)\$.*?(?<!\\)\$|\\\(.*?\\\)|\\\[.*?\\\]', re.S)
-    out += [(m.start(), m.end(), 'math') for m in pat.finditer(text)]
-    return out
-
-def _region(regions, i):
-    "The kind of region that holds position `i` ('asy' wins over 'math'), or ''"
-    kinds = {k for s, e, k in regions if s <= i < e}
-    return 'asy' if 'asy' in kinds else ('math' if 'math' in kinds else '')
-
-# %% ../nbs/05_augment.ipynb #fd4db53e
-def _classify(text, m, region, year_rule) -> str:
-    "Why the number matched by `m` in `text` may not be masked ('' if it may)"
-    if region == 'asy': return 'diagram'
-    pre, post = text[max(0, m.start() - 20):m.start()], text[m.end():m.end() + 20]
-    for rx, why in _PRE_RULES:
-        if rx.search(pre) and not (why == 'label' and _COUNTED.match(post)): return why
-    for rx, why in _POST_RULES:
-        if rx.match(post): return why
-    if year_rule and ',' not in m.group() and '.' not in m.group() and 1900 <= int(m.group()) <= 2100 \
-       and not pre.endswith('$') and (_YEAR_PRE.search(pre) or _YEAR_POST.match(post)): return 'year'
-    return ''
-
-# %% ../nbs/05_augment.ipynb #7b11e32b
-def mask_variable(dataset: Dataset) -> str:
-    "The variable a masked number becomes: x for GSM8K (as in MetaMathQA), X for MATH (whose problems use x already)"
-    return 'X' if dataset == 'MATH' else 'x'
-
-def find_numbers(text: str, # a question or statement
-                 dataset: Dataset = 'GSM', # GSM: plain text; MATH: LaTeX-aware
-                ) -> list[NumberSpan]:
-    "Every number written in digits in `text`, classified as maskable or not (with the reason)"
-    regions = _math_mask(text) if dataset == 'MATH' else []
-    var = mask_variable(dataset)
-    clash = re.search(rf'(?<![A-Za-z\\]){var}(?![A-Za-z])', text) is not None
-    out = []
-    for m in _NUM_RE.finditer(text):
-        reg = _region(regions, m.start())
-        why = _classify(text, m, reg, year_rule=(reg == ''))
-        if not why and clash: why = f'variable {var} already used'
-        out.append(NumberSpan(m.start(), m.end(), m.group(), m.group().replace(',', ''), reg == 'math', why))
-    return out
-
-def maskable_numbers(text: str, dataset: Dataset = 'GSM') -> list[NumberSpan]:
-    "The numbers of `text` that may be masked as the unknown variable"
-    return [s for s in find_numbers(text, dataset) if s.maskable]
-
-# %% ../nbs/05_augment.ipynb #639e7ff2
-def mask_number(text: str, span: NumberSpan, dataset: Dataset = 'GSM') -> str:
-    "`text` with the number at `span` replaced by the unknown variable (`$X$` outside math mode in MATH)"
-    if text[span.start:span.end] != span.text: raise ValueError(f"span {span.text!r} does not match the text at {span.start}")
-    var = mask_variable(dataset)
-    if dataset == 'MATH' and not span.math: var = f'${var}$'
-    return text[:span.start] + var + text[span.end:]
-
-
-def fobar_question(question: str, span: NumberSpan, answer: str, dataset: Dataset = 'GSM') -> str:
-    "FOBAR: mask the number at `span`, give the answer, ask for the variable (the template of `metamath_nb.prompts`)"
-    return prompts.fobar_question(mask_number(question, span, dataset), answer, GRADER_KIND[dataset])
-
-def sv_question(statement: str, span: NumberSpan, dataset: Dataset = 'GSM') -> str:
-    "SV: mask the number at `span` of a declarative statement (question + answer), ask for the variable"
-    return prompts.sv_question(mask_number(statement, span, dataset), GRADER_KIND[dataset])
-
-# %% ../nbs/05_augment.ipynb #aae6385b
-def _same_value(a: str, b: str) -> bool:
-    try: return float(a) == float(b)
-    except ValueError: return a.strip() == b.strip()
-
-def sv_spans(statement: str, question: str, answer: str, dataset: Dataset = 'GSM') -> list[NumberSpan]:
-    "Numbers of an SV `statement` that may be masked: values from the `question`, never the `answer`"
-    qvals = [s.value for s in maskable_numbers(question, dataset)]
-    return [s for s in maskable_numbers(statement, dataset)
-            if any(_same_value(s.value, v) for v in qvals) and not _same_value(s.value, answer)]
-
-# %% ../nbs/05_augment.ipynb #19b5a6d2
-def delete_extra_zero(n: str) -> str:
-    "A number written without extra zeros ('5.0' -> '5', '2.50' -> '2.5'); what float() cannot read stays as it is"
-    try: f = float(n)
-    except (TypeError, ValueError): return n
-    s = str(f).rstrip('0')
-    return str(int(s.rstrip('.'))) if s.endswith('.') else str(float(s))
-
-_GSM_NUMBER = re.compile(r'-?\d+/?\.?\d*')
-
-def cleanse_gsm(text: str, split: str = 'The answer is') -> str:
-    "The released generator's GSM8K reading: the last number after the last `split`, commas dropped ('' if none)"
-    nums = [delete_extra_zero(s) for s in _GSM_NUMBER.findall(text.split(split)[-1].replace(',', ''))]
-    a = nums[-1] if nums else ''
-    if a.endswith('.'): a = a[:-1]
-    return a[:-1] if a.endswith('/') else a
-
-# %% ../nbs/05_augment.ipynb #69677832
-@dataclass(frozen=True)
-class Mask:
-    "One number of a text replaced by the unknown variable"
-    masked: str     # the text with the number replaced
-    written: str    # the number as written: '$1,000.', 'half', '48'
-    value: str      # what the backward question must give back: '1000', '50', '48'
-
-NUMBER_WORDS = {'one': '1', 'two': '2', 'three': '3', 'four': '4', 'five': '5', 'six': '6', 'seven': '7', 'eight': '8',
-                'nine': '9', 'ten': '10', 'eleven': '11', 'twelve': '12', 'fifth': '5', 'sixteen': '16', 'half': '50%'}
-_WORD_VALUE = {**NUMBER_WORDS, 'half': '50'}   # the released backward step reads 'half' as 50
-_RELEASED_SKIP = re.compile('[\n:()*"+\u2013-]')   # a token with one of these is not masked
-_RELEASED_ENDS = (',', '.', '?', ';', '\u201d', "'", '!', '"', '%')
-
-# %% ../nbs/05_augment.ipynb #46e74757
-def released_maskable(token: str, dataset: Dataset = 'GSM') -> bool:
-    "May the released rule mask this space-separated token?"
-    if dataset == 'GSM' and token in NUMBER_WORDS: return True
-    return bool(re.search(r'\d', token)) and not re.search('[a-zA-Z]', token) and not _RELEASED_SKIP.search(token)
-
-def released_replacement(token: str, dataset: Dataset = 'GSM') -> str:
-    "What the released rule writes in place of a maskable token"
-    var, s = mask_variable(dataset), (NUMBER_WORDS.get(token, token) if dataset == 'GSM' else token)
-    if s[-1] in _RELEASED_ENDS: return var + s[re.match(r'.*([0-9])[^0-9]*$', s).end(1):]
-    return f'${var}' if dataset == 'GSM' and s[0] == '$' else var
-
-# %% ../nbs/05_augment.ipynb #ba7dbc47
-def released_masks(text: str, dataset: Dataset = 'GSM') -> list[Mask]:
-    "Every mask the released rule makes of `text`, one per maskable token, in order"
-    toks, out = text.split(' '), []
-    for i, t in enumerate(toks):
-        if not released_maskable(t, dataset): continue
-        value = _WORD_VALUE.get(t) if dataset == 'GSM' and t in _WORD_VALUE else cleanse_gsm(t)
-        out.append(Mask(' '.join(toks[:i] + [released_replacement(t, dataset)] + toks[i + 1:]), t, value))
-    return out
-
-def quantity_masks(text: str, dataset: Dataset = 'GSM') -> list[Mask]:
-    "Every mask our rule makes of `text` (`maskable_numbers`)"
-    return [Mask(mask_number(text, s, dataset), s.text, s.value) for s in maskable_numbers(text, dataset)]
-
-MASKINGS = {'released': released_masks, 'quantities': quantity_masks} # AugmentConfig.masking
-
-def number_masks(text: str, dataset: Dataset = 'GSM', rule: str = 'released') -> list[Mask]:
-    "The masks of `text` under `rule` ('released' or 'quantities')"
-    return MASKINGS[rule](text, dataset)
-
-# %% ../nbs/05_augment.ipynb #c8ee0197
-def masking_coverage(questions: list[str], dataset: Dataset = 'GSM') -> dict:
-    "Counts of questions and numbers that can be masked, and the reasons for the numbers that cannot"
-    spans = [find_numbers(q, dataset) for q in questions]
-    nums = [s for ss in spans for s in ss]
-    return {'questions': len(questions), 'with_number': sum(bool(ss) for ss in spans),
-            'with_maskable': sum(any(s.maskable for s in ss) for ss in spans),
-            'numbers': len(nums), 'maskable': sum(s.maskable for s in nums),
-            'mean_maskable_per_question': sum(s.maskable for s in nums) / max(len(questions), 1),
-            'excluded': dict(Counter(s.reason for s in nums if not s.maskable).most_common())}
-
-# %% ../nbs/05_augment.ipynb #af566b15
-def _token_at(text: str, masked: str) -> int:
-    "Index of the space-separated token that `masked` changed in `text`"
-    return next(i for i, (a, b) in enumerate(zip(text.split(' '), masked.split(' '))) if a != b)
-
-def _shape(t: str) -> str: return re.sub(r'\d+', '9', t)
-
-def _why_not_ours(text, tok_i, dataset) -> str:
-    "Why our rule makes no mask of the token that the released rule masks"
-    toks = text.split(' '); tok = toks[tok_i]; a = sum(len(t) + 1 for t in toks[:tok_i])
-    if tok in NUMBER_WORDS and dataset == 'GSM': return 'number word (ours masks digits only)'
-    nums = [s for s in find_numbers(text, dataset) if a <= s.start < a + len(tok)]
-    return 'ours excludes it: ' + ', '.join(sorted({s.reason for s in nums}))
-
-def _why_not_released(tok: str) -> str:
-    "Why the released rule does not mask a token"
-    if re.search('[a-zA-Z]', tok): return 'released skips the token: it has a letter'
-    return 'released skips the token: it has ' + ' '.join(sorted(set(_RELEASED_SKIP.findall(tok)))).replace('\n', 'a line break')
-
-# %% ../nbs/05_augment.ipynb #10e666f9
-def _difference(q, k, r, ms, dataset) -> str:
-    "Why the mask of token k made by rule r is not made, word for word, by the other rule"
-    tok, o = q.split(' ')[k], 'quantities' if r == 'released' else 'released'
-    written = {rule: [m.masked.split(' ')[k] for kk, m in ms[rule] if kk == k] for rule in MASKINGS}
-    if not written[o]: return _why_not_ours(q, k, dataset) if r == 'released' else _why_not_released(tok)
-    return (f"both mask it, written differently: {_shape(tok)} -> {_shape(written['released'][0])} (released), "
-            f"{_shape(written['quantities'][0])} (ours)")
-
-def compare_masking(questions: list[str], dataset: Dataset = 'GSM') -> dict:
-    "Backward questions of the released and our masking rule side by side, with the reason for every difference"
-    side = {r: {'questions': len(questions), 'with_mask': 0, 'backward_questions': 0} for r in MASKINGS}
-    identical, diffs = 0, Counter()
-    for q in questions:
-        ms = {r: [(_token_at(q, m.masked), m) for m in number_masks(q, dataset, r)] for r in MASKINGS}
-        texts = {r: {m.masked for _, m in ms[r]} for r in MASKINGS}
-        identical += len(texts['released'] & texts['quantities'])
-        for r, other in (('released', 'quantities'), ('quantities', 'released')):
-            side[r]['with_mask'] += bool(ms[r]); side[r]['backward_questions'] += len(ms[r])
-            for k, m in ms[r]:
-                if m.masked not in texts[other]: diffs[(r, _difference(q, k, r, ms, dataset))] += 1
-    rows = [dict(only_in=r, reason=w, backward_questions=n) for (r, w), n in diffs.most_common()]
-    return {**side, 'identical': identical, 'differences': pd.DataFrame(rows, columns=['only_in', 'reason', 'backward_questions'])}
-
-# %% ../nbs/05_augment.ipynb #4305fc50
-@dataclass
-class Candidate:
-    "One generated (query, response) pair with full provenance and its verification outcome"
-    type: str                 # MetaMathQA type, e.g. GSM_FOBAR
-    seed_id: str
-    original_question: str
-    query: str                # the question of the row ('' when an earlier step failed)
-    response: str = ''        # the cleaned response, ending with 'The answer is: X'
-    gold: str = ''            # the answer verification expects (the seed's answer, or the masked number)
-    pred: Optional[str] = None # the answer the teacher gave (as the configured verifier reads it)
-    gold_released: str = ''   # the gold as the released generator writes it (cleansed string)
-    released_ok: Optional[bool] = None # would the released rule keep it (None: no text to judge)
-    robust_ok: Optional[bool] = None   # would the robust grader keep it
-    prompt_id: str = ''       # the prompt that produced the response
-    round: int = 0
-    sample_index: int = 0
-    raw: str = ''             # the raw teacher text of the response
-    rewrite_prompt_id: str = '' # Rephrasing/SV: the prompt that rewrote the question
-    rewrite_raw: str = ''     # Rephrasing/SV: the raw teacher text of the rewrite
-    stage: str = 'requested'  # the last funnel stage passed: requested, generated, parsed, verified
-    reason: str = ''          # why it was rejected; '' when verified
-    error: str = ''           # the teacher's error, when a call failed
-
-    @property
-    def verified(self) -> bool: return self.stage == 'verified'
-
-    def to_row(self) -> dict:
-        "MetaMathQA's fields first, then the provenance"
-        prov = {k: v for k, v in asdict(self).items() if k not in METAMATHQA_FIELDS}
-        return {'query': self.query, 'response': self.response, 'type': self.type, 'original_question': self.original_question, **prov}
-
-# %% ../nbs/05_augment.ipynb #2c94308a
-_EXPLICIT = ('answer_is', 'boxed', 'hash')   # a bare last number is not an answer the teacher committed to
-_ANSWER_LINE = re.compile(r'^\s*The answer is:?\s*(.+?)\s*$', re.M)
-
-def clean_response(text: str, kind: str = 'gsm8k') -> tuple[str, Optional[str]]:
-    "(response ending with 'The answer is: X', X) from a teacher's solution; X is None when no answer is found"
-    text = (text or '').strip()
-    m = _ANSWER_LINE.search(text)
-    if m: text = text[:m.end()].rstrip()
-    ex = grading.extract_answer(text, kind)
-    pred = ex.answer if ex.rule in _EXPLICIT else None
-    if pred is None: return text, None
-    if not m: text = f'{text}\nThe answer is: {pred}'
-    return text, pred
-
-# %% ../nbs/05_augment.ipynb #1459ae2b
-_LABEL = re.compile(r'^\s*(?:rephrase the above question|rephrased question|result|statement|question|answer)\s*:\s*', re.I)
-
-def clean_rewrite(text: str) -> str:
-    "The first paragraph of a rewrite, without a leading label such as 'Rephrased question:'"
-    text = _LABEL.sub('', (text or '').strip())
-    return text.split('\n\n')[0].split('\nQuestion:')[0].strip()
-
-# %% ../nbs/05_augment.ipynb #0f5caa4d
-def _squash(s): return re.sub(r'[\s$]|\\[,;!]|\\left|\\right', '', s)
-
-def check_statement(statement: str, answer: str, dataset: Dataset = 'GSM') -> str:
-    "Why an SV statement is unusable ('' when it is fine)"
-    if not statement: return 'empty statement'
-    if statement.rstrip().endswith('?'): return 'statement is a question'
-    if dataset == 'GSM':
-        vals = [s.value for s in find_numbers(statement)]
-        return '' if any(_same_value(v, answer) for v in vals) else 'statement lacks the answer'
-    return '' if _squash(answer) in _squash(statement) else 'statement lacks the answer'
-
-# %% ../nbs/05_augment.ipynb #39dd3695
-def released_strip(s: str) -> str:
-    "Hendrycks' MATH answer normalisation as MetaMath's generator has it"
-    for a, b in (('\n', ''), ('\\!', ''), ('\\\\', '\\'), ('tfrac', 'frac'), ('dfrac', 'frac'), ('\\left', ''), ('\\right', ''),
-                 ('^{\\circ}', ''), ('^\\circ', ''), ('\\$', '')): s = s.replace(a, b)
-    s = s.split('\\text{ ')[0].replace('\\%', '').replace(' .', ' 0.').replace('{.', '{0.')
-    if not s: return s
-    if s[0] == '.': s = '0' + s
-    if len(s.split('=')) == 2 and len(s.split('=')[0]) <= 2: s = s.split('=')[1]
-    s = paper_grader.hendrycks_fix_fracs(paper_grader.hendrycks_sqrt(s).replace(' ', ''))
-    return paper_grader.hendrycks_a_slash_b('\\frac{1}{2}' if s == '0.5' else s)
-
-def _released_boxed(s: str) -> str:
-    "The text of the last 'boxed': its braces matched, or up to the next '$'"
-    rest = s.split('boxed')[-1]
-    if rest[0] != '{': return rest.split('$')[0].strip()
-    depth, out = 1, ''
-    for c in rest[1:]:
-        depth += (c == '{') - (c == '}')
-        if depth == 0: break
-        out += c
-    return out
-
-# %% ../nbs/05_augment.ipynb #981fa582
-def cleanse_math(text: str, split: str = 'The answer is') -> str:
-    "The released generator's MATH reading of a text (extract_math_answer)"
-    if split in text: a = text.split(split)[-1].strip()
-    elif 'the answer is ' in text: a = text.split('the answer is ')[-1].strip()
-    elif 'boxed' in text: a = released_strip(_released_boxed(text))
-    else: a = (re.findall(r'-?\d*\.?\d+', text) or [''])[-1]
-    if a.endswith('.'): a = a[:-1]
-    a = released_strip(a[:-1] if a.endswith('/') else a)
-    return released_strip(_released_boxed(a)) if 'boxed' in a else a
-
-# %% ../nbs/05_augment.ipynb #105b606a
-_CLEANSE = {'gsm': cleanse_gsm, 'math': cleanse_math}   # the readings of vocabulary.RELEASED_READING
-
-def released_answer(text: str, type: str) -> str:
-    "The answer of a teacher text as the released generator reads it for a MetaMathQA type ('' if none)"
-    reading, split = RELEASED_READING[type]
-    try: return _CLEANSE[reading](re.sub(r'The answer is:', 'The answer is', text or ''), split)
-    except IndexError: return ''   # the released code would crash here
-
-def released_gold(answer: str, type: str, masked: bool = False) -> str:
-    "The gold string the released rule compares with: a seed's answer, or (masked=True) a masked token's value"
-    reading = RELEASED_READING[type][0]
-    if masked: return _CLEANSE[reading](_CLEANSE[reading](_WORD_VALUE.get(answer, answer)))
-    if type.startswith('MATH'): return released_strip(answer)
-    return delete_extra_zero(answer[:-2] if answer.endswith('.0') else answer)
+__all__ = ['AUGMENTERS', 'solve', 'ans_aug', 'rephrasing', 'normalise_text', 'fobar', 'sv_parts', 'sv_answer', 'sv_released',
+           'sv_rewrite_first', 'self_verification', 'SynthesisResult', 'funnel_counts', 'seed_ledger',
+           'verified_counts', 'synthesize', 'write_synthesis', 'TeacherCallsFailed', 'teacher_failures',
+           'check_teacher_calls']
 
 # %% ../nbs/05_augment.ipynb #16062790
-@dataclass
-class _Job:
-    "One question to solve, with what it must come out to and where it came from"
-    type: str; seed_id: str; original_question: str; query: str; gold: str; prompt_kind: str; n: int
-    gold_released: str = ''              # the gold as the released rule compares it
-    sample_index: Optional[int] = None   # fixed for one-sample jobs made from a rewrite sample
-    rewrite_prompt_id: str = ''; rewrite_raw: str = ''
-
-def _kind(t: str) -> str: return GRADER_KIND[t.partition('_')[0]]
-
 def _request(messages, n, aug, seed, max_tokens=None) -> GenRequest:
     return GenRequest(messages=messages, n=n, temperature=aug.temperature, top_p=aug.top_p,
                       max_tokens=max_tokens or aug.max_tokens, stop=['\nQuestion:'], seed=seed)
 
 def _render(kind: str, t: str, fields: dict, aug):
     "The request messages of prompt kind `kind` for MetaMathQA type `t`, in the configured layout"
-    return prompts.render(kind, _kind(t), fields, overrides=aug.prompts, n_shots=aug.n_shots, layout=aug.prompt_layout)
+    return prompts.render(kind, type_kind(t), fields, overrides=aug.prompts, n_shots=aug.n_shots, layout=aug.prompt_layout)
 
 def _failed(res: GenResult, i: int) -> str:
     "The teacher error of sample i ('' when it has a text)"
@@ -400,22 +38,13 @@ def _failed(res: GenResult, i: int) -> str:
     fin = res.finish_reasons[i] if i < len(res.finish_reasons) else 'error'
     return res.error or f'no text (finish reason {fin})'
 
-# %% ../nbs/05_augment.ipynb #05a25f17
-def judge(c: Candidate, raw: str, gold: str, gold_released: str, verify: str = 'released', finish: str = 'stop') -> Candidate:
-    "Read a teacher text both ways, record both verdicts, and set the candidate's stage by the `verify` rule"
-    kind = _kind(c.type)
-    c.raw, c.stage = raw, 'generated'
-    c.response, explicit = clean_response(raw, kind)
-    rel = released_answer(raw, c.type)
-    c.robust_ok = explicit is not None and grading.grade(explicit, gold, kind)
-    c.released_ok = rel != '' and rel == gold_released
-    c.pred = explicit if explicit is not None else (rel or None)
-    if not (rel if verify == 'released' else explicit):
-        c.reason = 'no answer' + (' (cut at max_tokens)' if finish == 'length' else ''); return c
-    if explicit is None: c.response = f'{c.response}\nThe answer is: {c.pred}'
-    ok = c.released_ok if verify == 'released' else c.robust_ok
-    c.stage, c.reason = ('verified', '') if ok else ('parsed', 'wrong answer')
-    return c
+@dataclass
+class _Job:
+    "One question to solve, with what it must come out to and where it came from"
+    type: str; seed_id: str; original_question: str; query: str; gold: str; prompt_kind: str; n: int
+    gold_released: str = ''              # the gold as the released rule compares it
+    sample_index: Optional[int] = None   # fixed for one-sample jobs made from a rewrite sample
+    rewrite_prompt_id: str = ''; rewrite_raw: str = ''
 
 # %% ../nbs/05_augment.ipynb #905f8bac
 def solve(jobs: list[_Job], teacher, aug, rnd: int, seed: int = 0, desc='') -> list[Candidate]:
@@ -426,7 +55,7 @@ def solve(jobs: list[_Job], teacher, aug, rnd: int, seed: int = 0, desc='') -> l
     for j, res in zip(jobs, teacher.generate(reqs, desc=desc)):
         for i in range(j.n):
             c = Candidate(j.type, j.seed_id, j.original_question, j.query, gold=j.gold, gold_released=j.gold_released,
-                          prompt_id=f'{_kind(j.type)}_{j.prompt_kind}', round=rnd, sample_index=j.sample_index if j.sample_index is not None else i,
+                          prompt_id=f'{type_kind(j.type)}_{j.prompt_kind}', round=rnd, sample_index=j.sample_index if j.sample_index is not None else i,
                           rewrite_prompt_id=j.rewrite_prompt_id, rewrite_raw=j.rewrite_raw)
             err = _failed(res, i)
             if err: c.reason, c.error = 'teacher error', err
@@ -452,7 +81,7 @@ def rephrasing(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list
     "Rephrasing: rephrase each seed `n` times, solve each rephrased question, keep it when the answer is the gold one"
     out, jobs = [], []
     for k, i, raw, err in _rewrites([(p, {'question': p.question}) for p in seeds], teacher, aug, 'rephrase', n, rnd, seed, desc=f'Rephrasing round {rnd}: rewrite'):
-        p = seeds[k]; t, pid = metamath_type(dataset_of(p.source), 'Rephrasing'), f"{_kind(metamath_type(dataset_of(p.source), 'AnsAug'))}_rephrase"
+        p = seeds[k]; t, pid = metamath_type(dataset_of(p.source), 'Rephrasing'), f"{type_kind(metamath_type(dataset_of(p.source), 'AnsAug'))}_rephrase"
         base = dict(gold=p.answer, gold_released=released_gold(p.answer, t), round=rnd, sample_index=i, rewrite_prompt_id=pid, rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, **base)); continue
         q = clean_rewrite(raw)
@@ -481,23 +110,23 @@ def fobar(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Cand
     return solve(jobs, teacher, aug, rnd, seed, desc=f'FOBAR round {rnd}')
 
 # %% ../nbs/05_augment.ipynb #73df7b59
-def _sv_parts(p):
+def sv_parts(p):
     "(kept body, text to rewrite) of a seed: GSM8K rewrites only its asking sentence, MATH the whole problem"
     return prompts.split_asking_sentence(p.question) if dataset_of(p.source) == 'GSM' else ('', p.question)
 
-def _sv_answer(p) -> str:
+def sv_answer(p) -> str:
     "The answer the released SV rewrite is told: the released gold, read once more the dataset's way"
     ds = dataset_of(p.source)
-    return _CLEANSE['math' if ds == 'MATH' else 'gsm'](released_gold(p.answer, metamath_type(ds, 'AnsAug')))
+    return (cleanse_math if ds == 'MATH' else cleanse_gsm)(released_gold(p.answer, metamath_type(ds, 'AnsAug')))
 
 def sv_released(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "SV as released: mask each number, rewrite the masked question's last clause with the answer, verify that x comes back"
     items = [(p, m, *prompts.split_last_clause(m.masked)) for p in seeds for m in _masks(p, aug)]
     out, jobs = [], []
-    for k, i, raw, err in _rewrites([(p, {'question': clause, 'answer': _sv_answer(p)}) for p, m, _, clause in items],
+    for k, i, raw, err in _rewrites([(p, {'question': clause, 'answer': sv_answer(p)}) for p, m, _, clause in items],
                                     teacher, aug, 'sv_statement', 1, rnd, seed, desc=f'SV round {rnd}: statements'):
         p, m, kept, _ = items[k]; ds = dataset_of(p.source); t = metamath_type(ds, 'SV')
-        base = dict(gold=m.value, gold_released=released_gold(m.written, t, masked=True), rewrite_prompt_id=f'{_kind(t)}_sv_statement', rewrite_raw=raw or '')
+        base = dict(gold=m.value, gold_released=released_gold(m.written, t, masked=True), rewrite_prompt_id=f'{type_kind(t)}_sv_statement', rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, round=rnd, sample_index=i, **base)); continue
         jobs.append(_Job(t, p.id, p.question, prompts.sv_question(f'{kept} {raw.strip()}', GRADER_KIND[ds]), prompt_kind='sv_backward', n=n, **base))
     return out + solve(jobs, teacher, aug, rnd, seed, desc=f'SV round {rnd}: verify')
@@ -506,13 +135,13 @@ def sv_released(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> lis
 def sv_rewrite_first(seeds, teacher, aug, n: int, rnd: int = 0, seed: int = 0) -> list[Candidate]:
     "SV, ours: rewrite question + answer as a statement, mask each question number in turn, verify that x comes back"
     out, jobs = [], []
-    fields = lambda p: {'question': _sv_parts(p)[1], 'answer': p.answer}
+    fields = lambda p: {'question': sv_parts(p)[1], 'answer': p.answer}
     for k, i, raw, err in _rewrites([(p, fields(p)) for p in seeds], teacher, aug, 'sv_statement', 1, rnd, seed, desc=f'SV round {rnd}: statements'):
-        p = seeds[k]; ds = dataset_of(p.source); t, pid = metamath_type(ds, 'SV'), f"{_kind(metamath_type(ds, 'SV'))}_sv_statement"
+        p = seeds[k]; ds = dataset_of(p.source); t, pid = metamath_type(ds, 'SV'), f"{type_kind(metamath_type(ds, 'SV'))}_sv_statement"
         base = dict(gold=p.answer, round=rnd, sample_index=i, rewrite_prompt_id=pid, rewrite_raw=raw or '')
         if raw is None: out.append(Candidate(t, p.id, p.question, '', reason='teacher error', error=err, **base)); continue
         statement = clean_rewrite(raw).split('\n')[0].strip()
-        full = f'{_sv_parts(p)[0]} {statement}'.strip()
+        full = f'{sv_parts(p)[0]} {statement}'.strip()
         why = check_statement(statement, p.answer, ds)
         spans = [] if why else sv_spans(full, p.question, p.answer, ds)
         if not why and not spans: why = 'no maskable number in the statement'
@@ -647,80 +276,3 @@ def check_teacher_calls(res: SynthesisResult):
     if f['failed']:
         raise TeacherCallsFailed(f"{f['failed']} of {f['samples']} teacher samples failed (first error: {f['first_error'][:300]}). "
                                  "The synthesis is not done: fix the cause and rerun; finished calls come from the cache, the failed ones are asked again.")
-
-# %% ../nbs/05_augment.ipynb #b8efee17
-def _final_query(p, text: str) -> tuple[int, Optional[str]]:
-    "(worked examples matched, query) at the end of a released-layout user message rendered from prompt p; (-1, None) if not p's"
-    if not text.startswith(p.instruction + '\n\n'): return -1, None
-    shots = [p.query(**ex) + p.response_prefix + ex['response'] for ex in p.examples]
-    head = lambda k: '\n\n'.join([p.instruction, *shots[:k]]) + '\n\n'
-    k = next(k for k in range(len(shots), -1, -1) if text.startswith(head(k)))
-    final, pre = text[len(head(k)):], p.response_prefix.rstrip(' ')
-    return k, final[:len(final) - len(pre)] if final.endswith(pre) else final
-
-def _which_prompt(body, overrides=None) -> tuple[str, str, str]:
-    "(prompt kind, dataset, query) of a chat request in either layout"
-    msgs, found = body['messages'], []
-    for pid in prompts.PROMPT_IDS:
-        p = prompts.load_prompt(pid, overrides)
-        if msgs[0]['content'] == prompts.RELEASED_SYSTEM: k, q = _final_query(p, msgs[1]['content'])
-        else: k, q = (len(msgs) // 2, msgs[-1]['content']) if msgs[0]['content'] == p.instruction else (-1, None)
-        if q is not None: found.append((k, p.kind, p.dataset, q.removeprefix('Question: ')))
-    if not found: raise ValueError(f"unknown prompt: {msgs[-1]['content'][:80]!r}")
-    return max(found, key=lambda f: f[0])[1:]   # the prompt whose worked examples the request holds
-
-def _scripted_statement(p) -> str:
-    "The statement the scripted teacher writes for a seed (SV rewrite_first)"
-    body, last = _sv_parts(p)
-    if dataset_of(p.source) == 'GSM': return f'The result is {p.answer}.'
-    return last.replace('?', f' is ${p.answer}$.', 1).split('?')[0] if '?' in last else f'{last} The answer is ${p.answer}$.'
-
-def _clause_statement(clause: str, answer: str) -> str:
-    "The statement the scripted teacher writes for a last clause and its answer (released SV)"
-    said = clause.rstrip(' ?.')
-    return f'{said} is {answer}.' if said else f'The result is {answer}.'
-
-def _scripted_rephrasing(q: str) -> str:
-    "The scripted teacher's rephrasing: the words in reverse order (different n-grams, same numbers)"
-    return 'Backwards: ' + ' '.join(reversed(q.split()))
-
-def _off(v: str) -> str:
-    try: return str(float(v.replace(',', '')) + 1).removesuffix('.0')
-    except ValueError: return v + '+1'
-
-# %% ../nbs/05_augment.ipynb #e3b95123
-def _scripted_answer(kind: str, value: str, query: str) -> str:
-    "The scripted teacher's solution text"
-    if kind == 'cot': return f'Let me compute step by step.\nThe answer is: {value}'
-    return f'Solving for the unknown gives {value}.\nThe value of the unknown is {value}.\nThe answer is: {value}'
-
-def _scripted_tables(seeds, wrong) -> tuple[dict, dict]:
-    "The answers the scripted teacher gives: {question: answer}, {backward question or masked text: value}, {(clause, answer): statement}"
-    gold, qa, stmt = {}, {}, {}
-    for p in seeds:
-        ds, fix = dataset_of(p.source), (_off if p.id in wrong else (lambda v: v))
-        gold[p.question] = gold[_scripted_rephrasing(p.question)] = fix(p.answer)
-        for m in [m for rule in MASKINGS for m in number_masks(p.question, ds, rule)]:
-            qa[m.masked.strip()] = fix(m.value)                       # FOBAR: the masked question, before its last line
-            kept, clause = prompts.split_last_clause(m.masked)
-            stmt[(clause, _sv_answer(p))] = s = _clause_statement(clause, _sv_answer(p))
-            qa[prompts.sv_question(f'{kept} {s}', GRADER_KIND[ds])] = fix(m.value)
-        said = stmt.setdefault((_sv_parts(p)[1], p.answer), _scripted_statement(p))   # one statement per request
-        full = f'{_sv_parts(p)[0]} {said}'.strip()
-        for s in sv_spans(full, p.question, p.answer, ds): qa[sv_question(full, s, ds)] = fix(s.value)
-    return gold, qa, stmt
-
-# %% ../nbs/05_augment.ipynb #221df124
-def scripted_solver(seeds, wrong=(), answer=_scripted_answer) -> callable:
-    "A testserver responder playing a teacher that knows the seeds' answers (off by one for seed ids in `wrong`)"
-    gold, qa, stmt = _scripted_tables(seeds, wrong)
-    def respond(body, index):
-        kind, _, q = _which_prompt(body)
-        if kind == 'rephrase': return 'Rephrased question: ' + _scripted_rephrasing(q)
-        if kind == 'sv_statement':
-            m = re.fullmatch(r'(.*) The answer is (.*)\.', q, re.S)
-            return stmt.get((m[1].strip(), m[2]), 'I cannot.') if m else 'I cannot.'
-        if kind == 'cot': return answer(kind, gold[q], q) if q in gold else 'I am not sure.'
-        v = qa.get(q, qa.get(q.rsplit('\n', 1)[0].strip()))
-        return answer(kind, v, q) if v is not None else 'I am not sure.'
-    return respond

@@ -101,12 +101,14 @@ def hendrycks_sqrt(s: str) -> str:
     return parts[0] + ''.join('\\sqrt' + (p if p.startswith('{') else '{' + p[0] + '}' + p[1:]) for p in parts[1:])
 
 # %% ../nbs/02b_paper_grader.ipynb #882f1696
-def hendrycks_strip(s: str) -> str:
+def hendrycks_strip(s: str,
+                    units=None, # how `\text{ ` units go (default: Hendrycks' own; MetaMath's generator keeps what stands before the first)
+                   ) -> str:
     "Hendrycks' MATH answer normalisation (strip_string), the one MetaMath's eval_math.py uses"
     s = s.replace('\n', '').replace('\\!', '').replace('\\\\', '\\')
     s = s.replace('tfrac', 'frac').replace('dfrac', 'frac').replace('\\left', '').replace('\\right', '')
     s = s.replace('^{\\circ}', '').replace('^\\circ', '').replace('\\$', '')
-    s = _hendrycks_units(s).replace('\\%', '')
+    s = (units or _hendrycks_units)(s).replace('\\%', '')
     s = s.replace(' .', ' 0.').replace('{.', '{0.')
     if not s: return s
     if s[0] == '.': s = '0' + s
