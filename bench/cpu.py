@@ -16,7 +16,7 @@ printed at the start and the end of each part).
 
   python bench/cpu.py                          # everything (about 15-20 minutes on 2 cores)
   python bench/cpu.py --parts matmul,finetune  # some parts
-  python bench/cpu.py --vllm-dtypes bfloat16 --vllm-threads vllm,uni   # some vLLM settings
+  python bench/cpu.py --vllm-dtypes bfloat16 --vllm-threads vllm,nobind   # some vLLM settings
   python bench/cpu.py --json out.json          # also write the figures as JSON
 """
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -115,7 +115,7 @@ def child(part: str, **kw) -> dict:
 def run_child(spec: dict):
     part = spec.pop('part')
     if part == 'matmul': out = {'threads': spec['threads'], 'dtype': spec['dtype'], 'gflops': round(matmul(spec['threads'], spec['dtype']), 1)}
-    elif part == 'vllm': out = vllm_run(spec['dtype'], spec['threads'])
+    elif part == 'vllm': out = vllm_run(spec['dtype'], spec['threads'], n=spec.get('n', 8))
     elif part == 'finetune': out = finetune_run(spec['dtype'], spec.get('steps', 6))
     elif part == 'hf': out = hf_run(spec['dtype'])
     print('RESULT ' + json.dumps(out), flush=True)
@@ -134,10 +134,10 @@ def main(a):
         for r in rows: print(f"  {r.get('threads')} thread(s)  {r.get('dtype'):<9} {r.get('gflops', r.get('error'))}")
     if 'vllm' in parts:
         rows = []
-        print(f"\nvLLM server, SmolLM2, the smoke's AnsAug job ({load()})", flush=True)
+        print(f"\nvLLM server, SmolLM2, the smoke's AnsAug job, {a.vllm_samples} samples per seed ({load()})", flush=True)
         for d in a.vllm_dtypes.split(','):
             for th in a.vllm_threads.split(','):
-                r = child('vllm', dtype=d, threads=th); rows.append(r)
+                r = child('vllm', dtype=d, threads=th, n=a.vllm_samples); rows.append(r)
                 print(f"  {d:<9} threads={th:<10} " + (f"ready {r['ready_s']:5.1f} s  {r['tokens_per_s']:6.1f} tokens/s "
                       f"({r['completion_tokens']} tokens in {r['gen_s']} s, {r['verified']}/{r['samples']} verified)  env {r['env']}"
                       if 'error' not in r else f"error: {r['error']}") + f"  ({load()})", flush=True)
@@ -162,7 +162,8 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--parts', default='matmul,vllm,finetune,hf')
     ap.add_argument('--vllm-dtypes', default='float32,bfloat16')
-    ap.add_argument('--vllm-threads', default='vllm,all,nobind,uni', help="VLLMConfig.cpu_threads values, each optionally with '+VAR=VALUE' server environment")
+    ap.add_argument('--vllm-threads', default='vllm,all,nobind', help="VLLMConfig.cpu_threads values, each optionally with '+VAR=VALUE' server environment")
+    ap.add_argument('--vllm-samples', type=int, default=8, help="samples per seed of the vLLM job (the smoke's: 8)")
     ap.add_argument('--ft-steps', type=int, default=6)
     ap.add_argument('--json'); ap.add_argument('--child', help=argparse.SUPPRESS)
     a = ap.parse_args()

@@ -79,7 +79,7 @@ class VLLMConfig(Strict):
     max_num_seqs: Optional[int] = Field(None, ge=1, le=1 << 16)    # sequences per batch; None: vLLM's default on CUDA, sized to the KV cache on CPU
     kv_cache_gib: Optional[int] = Field(None, ge=1, le=1 << 14)    # CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE); None: 2
     max_in_flight: Optional[int] = Field(None, ge=1, le=1 << 16)   # requests in flight per server; None: max_num_seqs (CPU) or 256
-    cpu_threads: Literal['vllm', 'all', 'nobind', 'uni'] = 'uni'   # CPU: how the engine uses the cores (metamath_nb.vllm_server.CPU_THREADS)
+    cpu_threads: Literal['vllm', 'all', 'nobind'] = 'nobind'   # CPU: how the engine's threads use the cores (metamath_nb.vllm_server.CPU_THREADS)
     request_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400)     # one completion may take this long
     startup_timeout_s: float = Field(900.0, gt=0, le=86400)      # loading the model may take this long
     extra_args: list[str] = Field(default_factory=list) # more server arguments, e.g. ['--swap-space', '8']

