@@ -72,7 +72,7 @@ def worker(a):
     ids = torch.randint(10, min(vocab, 32000), (a.batch, a.seq), generator=g).to(model.device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     def step():
-        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=cfg.dtype == 'bfloat16'):
             loss = model(input_ids=ids, labels=ids).loss
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         return float(loss)

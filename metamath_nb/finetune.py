@@ -4,22 +4,24 @@
 
 # %% ../nbs/07_finetune.ipynb #b06731bf
 from __future__ import annotations
-import json, os, resource, time, warnings
+import json, os, resource, shutil, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from .config import FinetuneConfig, set_seed
-from .files import atomic_write_text, unique_tmp_dir, replace_dir
+from .files import atomic_write_text, replace_dir, save_figure, unique_tmp_dir
 from .hardware import DtypeChoice, choose_dtype
 from .models import load_model, resolve_model
 from .sft_data import build_sft_dataset, load_sft_rows
+from .train_guard import NonFiniteLoss, StopOnNonFinite
 
 # %% auto #0
 __all__ = ['MERGE_PROMPTS', 'local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'dtype_choice',
            'compute_dtype', 'fp32_masters', 'count_params', 'load_for_training', 'batch_plan', 'training_args',
-           'RunMetrics', 'peak_memory_mb', 'last_checkpoint', 'plot_loss', 'MergeMismatch', 'merge_adapter',
-           'greedy_outputs', 'check_merge', 'FinetuneResult', 'recorded_result', 'result_record', 'release', 'finetune']
+           'RunMetrics', 'peak_memory_mb', 'last_checkpoint', 'drop_incomplete_checkpoints', 'plot_loss',
+           'MergeMismatch', 'merge_adapter', 'greedy_outputs', 'check_merge', 'FinetuneResult', 'recorded_result',
+           'result_record', 'release', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #99312072
 def local_rank() -> int:
@@ -146,7 +148,7 @@ def training_args(cfg: FinetuneConfig, out_dir: Path, seed: int = 42, device: Op
         max_steps=cfg.max_steps, per_device_train_batch_size=plan['per_device'], gradient_accumulation_steps=plan['grad_accum'],
         warmup_steps=min(cfg.warmup_ratio, 0.999), lr_scheduler_type=cfg.scheduler, bf16=bf16, fp16=False, tf32=tf32,
         use_cpu=not cuda, max_length=cfg.max_length, save_strategy='steps', save_steps=cfg.save_steps, save_total_limit=2,
-        logging_steps=1, report_to=[], seed=seed, data_seed=seed, dataloader_num_workers=0, remove_unused_columns=False,
+        logging_steps=1, logging_nan_inf_filter=False, report_to=[], seed=seed, data_seed=seed, dataloader_num_workers=0, remove_unused_columns=False,
         disable_tqdm=False, weight_decay=0.0, optim='adamw_torch', include_num_input_tokens_seen='non_padding',
         ddp_find_unused_parameters=False)
     return SFTConfig(**(kw | over))
@@ -175,6 +177,12 @@ def last_checkpoint(out_dir) -> Optional[Path]:
     cks = [p for p in (Path(out_dir)/'checkpoints').glob('checkpoint-*') if (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[1]), default=None)
 
+def drop_incomplete_checkpoints(out_dir) -> list[str]:
+    "Remove the `checkpoint-N` folders that a failed save left under out_dir/checkpoints (no trainer_state.json, which the Trainer writes last)"
+    gone = [p for p in (Path(out_dir)/'checkpoints').glob('checkpoint-*') if p.is_dir() and not (p/'trainer_state.json').exists()]
+    for p in gone: shutil.rmtree(p, ignore_errors=True)
+    return sorted(p.name for p in gone)
+
 # %% ../nbs/07_finetune.ipynb #658da663
 def plot_loss(curve, path, title='training loss'):
     "Save the loss curve [(step, loss), ...] as a PNG"
@@ -183,7 +191,7 @@ def plot_loss(curve, path, title='training loss'):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if curve: ax.plot(*zip(*curve), marker='.' if len(curve) < 50 else None)
     ax.set(xlabel='optimizer step', ylabel='loss (response tokens)', title=title); ax.grid(alpha=.3)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout(); save_figure(fig, path, dpi=110); plt.close(fig)
     return Path(path)
 
 # %% ../nbs/07_finetune.ipynb #b2c9df2a
@@ -191,12 +199,13 @@ class MergeMismatch(RuntimeError):
     "The merged model does not reproduce the adapter's outputs"
 
 def merge_adapter(base_model: str, adapter_dir, merged_dir, device='cpu', dtype=None) -> Path:
-    "Merge a LoRA adapter into its base model (loaded unquantised) and save model + tokenizer to `merged_dir`"
+    "Merge a LoRA adapter into its base model (loaded unquantised) and save model + tokenizer to `merged_dir` (whole or not at all)"
     from peft import PeftModel
     model, tok = load_model(base_model, device=device, dtype=dtype)
-    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    merged.save_pretrained(merged_dir); tok.save_pretrained(merged_dir)
-    return Path(merged_dir)
+    merged, tmp = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload(), unique_tmp_dir(merged_dir)
+    try: merged.save_pretrained(tmp); tok.save_pretrained(tmp)
+    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
+    return replace_dir(tmp, merged_dir)
 
 # %% ../nbs/07_finetune.ipynb #aad62b86
 def greedy_outputs(model, tok, prompts, max_new_tokens=16) -> tuple[list[list[int]], Any]:
@@ -293,10 +302,13 @@ def _check_distributed(trainer):
 def _train(args, model, tok, ds, out_dir, callbacks):
     "Train with trl's SFTTrainer, resuming from the last checkpoint in out_dir; returns (trainer, metrics callback, checkpoint)"
     rm = RunMetrics()
-    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, *callbacks])
+    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, StopOnNonFinite(), *callbacks])
     _check_distributed(trainer)
     ck = last_checkpoint(out_dir)
-    trainer.train(resume_from_checkpoint=str(ck) if ck else None)
+    try: trainer.train(resume_from_checkpoint=str(ck) if ck else None)
+    except BaseException:   # a save cut short (a full disk) leaves no half checkpoint behind
+        if trainer.is_world_process_zero(): drop_incomplete_checkpoints(out_dir)
+        raise
     return trainer, rm, ck
 
 # %% ../nbs/07_finetune.ipynb #bd6f2b53

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .config import ACCELERATE_CONFIGS, FinetuneConfig
+from .files import atomic_write_text
 from .finetune import FinetuneResult, dtype_choice, finetune, recorded_result, train_device
 
 # %% auto #0
@@ -42,11 +43,11 @@ def write_job(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, data_dir=None)
     "Write the job of a launched fine-tune into `<out_dir>/launch/job.json` (with its rows); returns the job file"
     d = Path(out_dir)/'launch'; d.mkdir(parents=True, exist_ok=True)
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
-        (d/'rows.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows)); rows = str((d/'rows.jsonl').resolve())
+        atomic_write_text(d/'rows.jsonl', ''.join(json.dumps(r) + '\n' for r in rows)); rows = str((d/'rows.jsonl').resolve())
     elif isinstance(rows, (str, Path)): rows = str(rows)
     job = {'finetune': cfg.model_dump(mode='json'), 'rows': rows, 'out_dir': str(Path(out_dir).resolve()), 'seed': seed,
            'data_dir': str(data_dir) if data_dir else None}
-    (d/'job.json').write_text(json.dumps(job, indent=1))
+    atomic_write_text(d/'job.json', json.dumps(job, indent=1))
     return d/'job.json'
 
 def main(argv=None) -> int:

@@ -109,6 +109,7 @@ def _teacher_checks(cfg: RunConfig):
         yield ('teacher', 'api_key_env'), f"the environment variable {t.api_key_env} is not set (it must hold the teacher's API key)"
     if t.budget_usd is not None and t.model not in t.prices: yield ('teacher', 'budget_usd'), f"set, but teacher.prices has no entry for '{t.model}': the budget cannot be enforced"
     if t.backend != 'openai' and t.device == 'cuda' and not _cuda(): yield ('teacher', 'device'), "cuda, but CUDA is not available here"
+    if t.cache_path and Path(t.cache_path).is_dir(): yield ('teacher', 'cache_path'), f"{t.cache_path}: a folder; name the SQLite file in it, e.g. {Path(t.cache_path)/'teacher.sqlite'}"
 
 def vllm_problem(v) -> str:
     "'' when a vLLM server can be had (endpoints given, or a vLLM environment to start one from); else why not"

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Optional
 
 import pandas as pd
+from .escape import md_text
+from .files import atomic_write_text
 from .run_records import ReportError, collect_runs, read_csv, run_summary
 from .stats import pct
 from .vocabulary import AUG_NAMES, STAGE_NAMES, paper_numbers
@@ -27,11 +29,12 @@ def short(h, n: int = 8) -> str:
     return '' if h is None or (isinstance(h, float) and math.isnan(h)) else str(h)[:n]
 
 def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
-    "The runs as the report shows them: study, run id, labels, params hash and commit (8 characters, '+' when dirty), stages"
+    "The runs as the report shows them: study, run id, labels, params hash and commit (8 characters, '+' when dirty), stages (and why a stage is stale, where one is)"
     out = runs[['study', 'run_id', 'labels']].copy()
     out['params'] = runs.params_hash.map(short)
     out['commit'] = [short(c) + ('+' if d is True else '') for c, d in zip(runs.git_commit, runs.git_dirty)]
     for c in ['status', *STAGE_NAMES]: out[c] = runs[c]
+    if runs.stale.astype(bool).any(): out['stale'] = runs.stale
     return out.reset_index(drop=True)
 
 # %% ../nbs/41_report.ipynb #611a9cd2
@@ -99,6 +102,10 @@ def _norm(name) -> str: return re.sub(r'[^a-z0-9.]', '', str(name).lower())
 PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math'}  # paper column -> our benchmark name
 _ACC_COLS = ['section', 'row', 'benchmark', 'ours', 'ours_robust', 'n', 'paper', 'diff', 'run_id', 'status']
 
+def _eval_status(r) -> str:
+    "A run's evaluation as the status column says it: 'evaluate: done', 'evaluate: failed', 'evaluate: stale (why)'"
+    return f"evaluate: {r.evaluate}" + (f" ({r.stale})" if r.evaluate == 'stale' else '')
+
 def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
     "One line per benchmark column of a paper row and per matching run ('not run' without one)"
     out = []
@@ -108,7 +115,7 @@ def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
         for _, r in runs.iterrows():
             s = run_summary(r.path)
             b = s.benchmarks.get(PAPER_BENCH.get(p.column, p.column)) if s else None
-            status = f"evaluate: {r.evaluate}" if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
+            status = _eval_status(r) if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
             out.append({**base, 'run_id': r.run_id, 'status': status, **({'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n} if b else {})})
     return out
 
@@ -123,7 +130,8 @@ def _finish(lines) -> pd.DataFrame:
 def _summary_lines(r, section: str, row: str, why: str) -> list[dict]:
     "Every benchmark of a run's evaluation, with no paper number (a run that no paper row claims)"
     s = run_summary(r.path)
-    if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"evaluate: {r.evaluate}; {why}"}]
+    if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"{_eval_status(r)}; {why}"}]
+    why = why if r.evaluate == 'done' else f"{_eval_status(r)}; {why}"
     return [{'section': section, 'row': row, 'benchmark': bn, 'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n,
              'paper': float('nan'), 'run_id': r.run_id, 'status': why} for bn, b in s.benchmarks.items()]
 
@@ -191,11 +199,10 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/41_report.ipynb #294f4706
 def to_markdown(df: pd.DataFrame) -> str:
-    "A GitHub-flavoured markdown table of `format_table(df)`"
+    "A GitHub-flavoured markdown table of `format_table(df)`, each cell written as text (`metamath_nb.escape.md_text`: a run label or id from params never becomes markup)"
     f = format_table(df)
-    esc = lambda s: str(s).replace('|', '\\|')
-    lines = ['| ' + ' | '.join(map(esc, f.columns)) + ' |', '|' + '|'.join('---' for _ in f.columns) + '|']
-    return '\n'.join(lines + ['| ' + ' | '.join(map(esc, r)) + ' |' for r in f.itertuples(index=False)]) + '\n'
+    lines = ['| ' + ' | '.join(map(md_text, f.columns)) + ' |', '|' + '|'.join('---' for _ in f.columns) + '|']
+    return '\n'.join(lines + ['| ' + ' | '.join(map(md_text, r)) + ' |' for r in f.itertuples(index=False)]) + '\n'
 
 _TEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{', '}': r'\}',
         '~': r'\textasciitilde{}', '^': r'\textasciicircum{}'}
@@ -218,7 +225,7 @@ def save_table(df: pd.DataFrame, out_dir, name: str, caption: str = '') -> dict:
     "Write `name`.md, `name`.csv and `name`.tex into `out_dir`; returns {'md': path, 'csv': path, 'tex': path}"
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     paths = {'md': out/f"{name}.md", 'csv': out/f"{name}.csv", 'tex': out/f"{name}.tex"}
-    paths['md'].write_text(to_markdown(df)); paths['csv'].write_text(to_csv(df)); paths['tex'].write_text(to_latex(df, caption))
+    for k, text in (('md', to_markdown(df)), ('csv', to_csv(df)), ('tex', to_latex(df, caption))): atomic_write_text(paths[k], text)
     return paths
 
 # %% ../nbs/41_report.ipynb #98f1b598
@@ -250,5 +257,5 @@ def before_after(outputs_root) -> str:
     parts = []
     for _, r in collect_runs(outputs_root).iterrows():
         if (s := run_summary(r.path)) is not None and s.paired:
-            parts.append(f"**{r.study} / {r.run_id}**: base `{s.base_model}` -> fine-tuned, on the same items\n\n{s.before_after_table()}\n")
+            parts.append(f"**{md_text(r.study)} / {md_text(r.run_id)}**: base {md_text(s.base_model)} -> fine-tuned, on the same items\n\n{s.before_after_table()}\n")
     return '\n'.join(parts) or '*No run evaluated its base model beside its fine-tune (`evaluate.compare_base`).*\n'

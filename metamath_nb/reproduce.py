@@ -150,9 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument('--outputs', default='outputs', metavar='DIR', help='root of the run folders (default: outputs)')
     rp.add_argument('--dir', default=None, metavar='DIR', help='where the report goes (default: <outputs>/report)')
     c = sub.add_parser('cache', help="inspect the teacher's call cache", description="Inspect the teacher's call cache (SQLite): counts and cost, an integrity check, or an export.")
-    c.add_argument('action', choices=['stats', 'check', 'export'], help='stats: samples, tokens, cost and failures; check: SQLite integrity check; export: every cached sample as JSON lines')
+    c.add_argument('action', choices=['stats', 'check', 'export', 'batches'], help='stats: samples, tokens, cost and failures; check: SQLite integrity check; export: every cached sample as JSON lines; batches: the batches of teacher.mode batch (with --cancel)')
     c.add_argument('path', nargs='?', default=None, help=f'the cache file (default: {DEFAULT_CACHE})')
     c.add_argument('out', nargs='?', default=None, help='export: the JSON lines file to write (`cache export OUT` exports the default cache)')
+    c.add_argument('--cancel', default=None, metavar='TOKEN|BATCH_ID|all', help='batches: cancel the open batches named (what they finished is kept)')
     return ap
 
 def _cache(a) -> int:
@@ -162,6 +163,10 @@ def _cache(a) -> int:
     if a.action == 'export' and out is None:
         if path is None: print("metamath-nb cache export: name the output file: metamath-nb cache export [PATH] OUT", file=sys.stderr); return EXIT_USAGE
         path, out = None, path
+    if a.action == 'batches':
+        from metamath_nb.batch_mode import batches_main
+        if not Path(path or DEFAULT_CACHE).exists(): print(f"metamath-nb cache batches: no teacher cache at {path or DEFAULT_CACHE}", file=sys.stderr); return EXIT_FAILED
+        return 0 if batches_main(path or DEFAULT_CACHE, a.cancel) == 0 else EXIT_FAILED
     if path is None and not Path(DEFAULT_CACHE).exists():
         print(f"metamath-nb cache: no teacher cache at {DEFAULT_CACHE} yet (the first synthesis makes it, under the outputs "
               "folder of the run); name the cache file: metamath-nb cache {a.action} PATH", file=sys.stderr); return EXIT_FAILED
@@ -199,7 +204,7 @@ def _os_error(e: OSError) -> str:
     return f"{e.strerror or e}{where}"
 
 def main(argv=None) -> int:
-    "metamath-nb reproduce PARAMS [options] | report [options] | cache stats|check|export [PATH] [OUT]"
+    "metamath-nb reproduce PARAMS [options] | report [options] | cache stats|check|export|batches [PATH] [OUT] [--cancel ID]"
     a = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))   # bad arguments: usage and exit 2
     try: return {'cache': _cache, 'report': _report, 'reproduce': _reproduce}[a.cmd](a)
     except RunBusy as e: print(f"metamath-nb: {e}", file=sys.stderr); return EXIT_BUSY
