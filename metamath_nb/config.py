@@ -204,8 +204,7 @@ class FinetuneConfig(Strict):
     accelerate_config: Optional[str] = None # 'ddp', 'fsdp' (the paper's full-shard FSDP, bf16), 'deepspeed_zero3' or a YAML path
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     scheduler: str = 'cosine'
-    dtype: Literal['auto', 'float32', 'bfloat16'] = 'auto' # compute dtype over fp32 master weights (autocast / FSDP mixed precision);
-                                        # auto: bfloat16 on a GPU that has it (the released --bf16), on a CPU where native, else float32
+    dtype: Literal['auto', 'float32', 'bfloat16'] = 'auto' # compute over fp32 masters; auto: bfloat16 on a GPU that has it (released --bf16), on a CPU where native, else float32
     load_in_4bit: bool = True
     lora_r: int = Field(16, ge=1, le=4096)
     lora_alpha: int = Field(16, ge=1, le=1 << 16)
@@ -216,11 +215,9 @@ class FinetuneConfig(Strict):
 
     @model_validator(mode='before')
     @classmethod
-    def _renamed(cls, d):
-        if isinstance(d, dict) and 'bf16' in d:   # the setting before dtype: a clear word rather than 'extra inputs'
-            raise ValueError(f"bf16 became dtype: write 'dtype: {'bfloat16' if d['bf16'] else 'float32'}' (or 'dtype: auto')")
+    def _renamed(cls, d):   # bf16, the setting before dtype: a clear word rather than 'extra inputs'
+        if isinstance(d, dict) and 'bf16' in d: raise ValueError(f"bf16 became dtype: write 'dtype: {'bfloat16' if d['bf16'] else 'float32'}' (or 'dtype: auto')")
         return d
-
     @model_validator(mode='after')
     def _consistent(self):
         if self.max_steps == 0 or self.max_steps < -1:
