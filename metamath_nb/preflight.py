@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from .config import RunConfig, ParamsError, load_params
+from .plan import fit_problems
 from .rundir import RunDir, reopen_run, start_run
 from .vocabulary import BENCHMARKS, METAMATHQA_TYPES, SEED_SOURCES, SFT_TYPES, STAGE_NAMES, TEST_SETS, require_keys
 from .yaml_lines import suggest
@@ -213,9 +214,10 @@ _CHECKS = {'synthesize': [_teacher_checks, _augment_checks, _teacher_budget], 'f
 require_keys(_CHECKS, STAGE_NAMES, 'metamath_nb.preflight._CHECKS')   # a new stage gets its checks here
 
 def preflight(cfg: RunConfig, stages=None) -> list[str]:
-    "Every problem the params would meet in `stages` (default: all the params list), as 'where: field: message' lines"
+    "Every problem the params would meet in `stages` (default: all the params list), as 'where: field: message' lines (a model that cannot fit its GPUs among them)"
     out = []
-    for check in [_data_checks] + [c for s in (stages or cfg.stages) for c in _CHECKS.get(s, [])]:
+    stages = stages or cfg.stages
+    for check in [_data_checks] + [c for s in stages for c in _CHECKS.get(s, [])] + [lambda c: fit_problems(c, stages)]:
         for loc, msg in check(cfg):
             line = f"{cfg.where(*loc)}: field '{'.'.join(map(str, loc))}': {msg}"
             if line not in out: out.append(line)

@@ -13,12 +13,12 @@ from .escape import md_text
 from .files import atomic_write_text
 from .run_records import ReportError, collect_runs, read_csv, run_summary
 from .stats import pct
-from .vocabulary import AUG_NAMES, STAGE_NAMES, paper_numbers
+from .vocabulary import AUG_NAMES, RELEASED_CHECKPOINTS, STAGE_NAMES, paper_numbers
 
 # %% auto #0
-__all__ = ['NOT_RUN', 'PAPER_BENCH', 'short', 'runs_overview', 'table1', 'table3_key', 'types_key', 'table2', 'table3',
-           'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list', 'lead_with_runs',
-           'before_after']
+__all__ = ['NOT_RUN', 'PAPER_BENCH', 'RELEASED', 'short', 'runs_overview', 'table1', 'table3_key', 'types_key', 'table2',
+           'table3', 'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list',
+           'lead_with_runs', 'before_after']
 
 # %% ../nbs/41_report.ipynb #4ffa4887
 NOT_RUN = 'not run'
@@ -99,7 +99,7 @@ def types_key(types) -> Optional[tuple]:
 def _norm(name) -> str: return re.sub(r'[^a-z0-9.]', '', str(name).lower())
 
 # %% ../nbs/41_report.ipynb #00ce2edc
-PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math'}  # paper column -> our benchmark name
+PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math', 'GSM8K-Backward': 'gsm8k_backward'}  # paper column -> our benchmark name
 _ACC_COLS = ['section', 'row', 'benchmark', 'ours', 'ours_robust', 'n', 'paper', 'diff', 'run_id', 'status']
 
 def _eval_status(r) -> str:
@@ -136,8 +136,18 @@ def _summary_lines(r, section: str, row: str, why: str) -> list[dict]:
              'paper': float('nan'), 'run_id': r.run_id, 'status': why} for bn, b in s.benchmarks.items()]
 
 # %% ../nbs/41_report.ipynb #0aee7eae
-def _table2_runs(runs, row) -> pd.DataFrame:
-    return runs[(runs.label_table == 'table2') & (runs.label_row.map(_norm) == _norm(row))]
+RELEASED = 'released checkpoint, evaluated here'
+
+def _table2_runs(runs, row, released: bool = False) -> pd.DataFrame:
+    "The runs labelled with this Table 2 row: those of the released checkpoint (labels.checkpoint: released), or the others"
+    return runs[(runs.label_table == 'table2') & (runs.label_row.map(_norm) == _norm(row)) & ((runs.label_checkpoint == 'released') == released)]
+
+def _released_lines(g: pd.DataFrame, runs) -> list[dict]:
+    "A paper row's released checkpoint evaluated here: its GSM8K and MATH beside the paper's, and GSM8K-Backward (no number printed)"
+    row = g.row.iloc[0]
+    if row not in RELEASED_CHECKPOINTS: return []
+    rel = pd.concat([g, g.iloc[[0]].assign(column='GSM8K-Backward', value=float('nan'))]).assign(row=f"{row} ({RELEASED})")
+    return _accuracy_lines(rel, _table2_runs(runs, row, released=True))
 
 def _other_runs(runs: pd.DataFrame, paper_rows) -> list[dict]:
     "Evaluated runs that no paper row of Table 2 or 3 claims: every benchmark of their summary"
@@ -152,9 +162,9 @@ def _other_runs(runs: pd.DataFrame, paper_rows) -> list[dict]:
     return out
 
 def table2(outputs_root) -> pd.DataFrame:
-    "Table 2: accuracy of runs labelled table2 beside the paper's rows, then every other evaluated run"
+    "Table 2 (and Table 8): accuracy of runs labelled table2 beside the paper's rows, each released checkpoint evaluated here under its row, then every other evaluated run"
     paper, runs = paper_numbers('table2'), collect_runs(outputs_root)
-    lines = [l for row, g in paper.groupby('row', sort=False) for l in _accuracy_lines(g, _table2_runs(runs, row))]
+    lines = [l for row, g in paper.groupby('row', sort=False) for l in _accuracy_lines(g, _table2_runs(runs, row)) + _released_lines(g, runs)]
     return _finish(lines + _other_runs(runs, paper.row.unique()))
 
 # %% ../nbs/41_report.ipynb #be1755f0

@@ -13,15 +13,16 @@ import yaml
 from .config import RunConfig, load_params, parse_overrides, ParamsError
 from .console import stage_console, notebook_html
 from .run_records import run_summary_text
-from .preflight import check_params
+from .plan import plan_run
+from .preflight import check_params, preflight
 from .rundir import RunBusy, RunDir, start_run
 from .stages import begin_stage, end_stage, stage_is_done
 from .vocabulary import REPORT_NOTEBOOK, STAGE_NAMES, STAGE_NOTEBOOKS
 from .yaml_lines import suggest
 
 # %% auto #0
-__all__ = ['DEFAULT_CACHE', 'EXIT_FAILED', 'EXIT_BUSY', 'EXIT_USAGE', 'nbs_dir', 'StageFailed', 'run_stage', 'reproduce',
-           'reproduce_batch', 'run_report', 'build_parser', 'main']
+__all__ = ['PREFLIGHT_CHECKS', 'DEFAULT_CACHE', 'EXIT_FAILED', 'EXIT_BUSY', 'EXIT_USAGE', 'nbs_dir', 'StageFailed', 'run_stage',
+           'reproduce', 'reproduce_batch', 'dry_run', 'run_report', 'build_parser', 'main']
 
 # %% ../nbs/09_reproduce.ipynb #74dd20d8
 def nbs_dir() -> Path:
@@ -99,6 +100,18 @@ def reproduce_batch(folder, **kw) -> dict:
         except (StageFailed, ParamsError) as e: res[str(f)] = 'failed'; print(e, file=sys.stderr)
     return res
 
+# %% ../nbs/09_reproduce.ipynb #c6b23a2e
+PREFLIGHT_CHECKS = ('names and types', 'models at hand', 'limits', 'prompt files', 'data files and seeds', 'secrets',
+                    'token budgets against the contexts', 'memory against the GPUs')   # what metamath_nb.preflight checks
+
+def dry_run(params, stages=None, overrides=None) -> tuple[str, list[str]]:
+    "The plan of the run of `params` as text, and the problems preflight finds; nothing is run or written"
+    cfg = load_params(params, **(overrides or {}))
+    todo = [s for s in cfg.stages if not stages or s in stages]
+    probs = preflight(cfg, todo)
+    head = f"\n\n[preflight] checks {', '.join(PREFLIGHT_CHECKS)}: "
+    return plan_run(cfg, todo).text() + head + (f"{len(probs)} problem(s)\n  " + '\n  '.join(probs) if probs else 'no problem found'), probs
+
 # %% ../nbs/09_reproduce.ipynb #b5e5fbc9
 def run_report(outputs_root='outputs', report_dir=None, nbs=None) -> Path:
     "Execute the report notebook over `outputs_root`; the executed notebook, its HTML and the tables go to `report_dir`"
@@ -146,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--wait', action='store_true', help='when another process is writing the same run, wait for it instead of stopping')
     r.add_argument('--report', action='store_true', help='afterwards, rebuild the report from the outputs folder')
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' output while they run")
+    r.add_argument('--dry-run', action='store_true', help='print the plan (stages, models, data, tokens, teacher calls and cost, memory per stage against the GPUs) and the preflight problems; run and write nothing')
     rp = sub.add_parser('report', help='rebuild the tables and figures from the run folders', description='Rebuild the report (tables, figures) from the run folders under --outputs.')
     rp.add_argument('--outputs', default='outputs', metavar='DIR', help='root of the run folders (default: outputs)')
     rp.add_argument('--dir', default=None, metavar='DIR', help='where the report goes (default: <outputs>/report)')
@@ -181,8 +195,17 @@ def _report(a) -> int:
         print(f"metamath-nb report: --outputs {a.outputs}: no such folder (the run folders are read from there)", file=sys.stderr); return EXIT_USAGE
     print('report in', run_report(a.outputs, a.dir)); return 0
 
+def _dry_run(a) -> int:
+    "metamath-nb reproduce PARAMS --dry-run: the plan of each params file; exit 1 when preflight finds a problem"
+    files = sorted(Path(a.params).glob('*.y*ml')) if Path(a.params).is_dir() else [a.params]
+    bad = False
+    for f in files:
+        text, probs = dry_run(f, a.stages, parse_overrides(a.overrides)); print(text, end='\n\n'); bad |= bool(probs)
+    return EXIT_FAILED if bad else 0
+
 def _reproduce(a) -> int:
     "metamath-nb reproduce PARAMS [options]: with --report, the report is rebuilt also when a stage failed (it says which and why)"
+    if a.dry_run: return _dry_run(a)
     kw = dict(stages=a.stages, force=a.force, outputs_root=a.outputs, overrides=parse_overrides(a.overrides), log_output=a.log_output, wait=a.wait)
     if Path(a.params).is_dir():
         res = reproduce_batch(a.params, **kw); print(json.dumps(res, indent=1))

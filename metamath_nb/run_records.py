@@ -115,7 +115,7 @@ def fixture_outputs(root) -> Path:
     return fx
 
 # %% ../nbs/41a_run_records.ipynb #79813b5b
-RUN_COLUMNS = ['study', 'run_id', 'label_table', 'label_row', 'labels', 'params_hash', 'git_commit', 'git_dirty', 'status',
+RUN_COLUMNS = ['study', 'run_id', 'label_table', 'label_row', 'label_checkpoint', 'labels', 'params_hash', 'git_commit', 'git_dirty', 'status',
                *STAGE_NAMES, 'stale', 'base_model', 'types', 'start_time', 'end_time', 'path']
 
 def run_dirs(outputs_root) -> list[Path]:
@@ -149,7 +149,7 @@ def _run_record(p: Path) -> dict:
     stages = params.get('stages', list(STAGE_NAMES))
     git, stale = man.get('git') or {}, run_stale(p, params)
     return {'study': params.get('study', man.get('study', p.parent.name)), 'run_id': man.get('run_id', p.name),
-            'label_table': labels.get('table', ''), 'label_row': labels.get('row', ''),
+            'label_table': labels.get('table', ''), 'label_row': labels.get('row', ''), 'label_checkpoint': labels.get('checkpoint', ''),
             'labels': ', '.join(f"{k}={v}" for k, v in labels.items()), 'params_hash': man.get('params_hash'),
             'git_commit': git.get('commit'), 'git_dirty': git.get('dirty'), 'status': man.get('status', 'no manifest'),
             **{s: _stage_status(p, s, stages, stale) for s in STAGE_NAMES}, 'stale': '; '.join(w for ws in stale.values() for w in ws),
