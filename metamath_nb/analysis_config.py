@@ -25,6 +25,7 @@ class EmbedderConfig(Strict):
     device: str = 'auto'                    # hf: auto, cpu, cuda
     timeout_s: float = Field(60.0, gt=0, le=86400) # openai: one request may take this long
     max_retries: int = Field(6, ge=0, le=100)      # openai: retries of a request that failed (429, 5xx, connection)
+    normalize: bool = True                  # scale every vector to unit length, as ada-002's are: gains of two embedders share a scale
     cache_path: Optional[str] = None        # SQLite cache of vectors (default: <output_root>/cache/embeddings.sqlite)
     _a_name = field_validator('api_key_env')(key_name)
 
