@@ -51,11 +51,11 @@ def batch_nll(model, batch: list[dict], pad_id: int, chunk: int = 1024) -> list[
     return [(float(s), int(k)) for s, k in zip(sums.cpu(), keep.sum(1).cpu())]
 
 # %% ../nbs/11_perplexity.ipynb #026f5c86
-PPL_COLUMNS = ['row', 'type', 'tokens', 'truncated', 'nll', 'ppl']
+PPL_COLUMNS = ['row', 'type', 'length', 'tokens', 'truncated', 'nll', 'ppl']
 
 def perplexities(model, tokenizer, rows: list[dict], mode: str = 'response', batch_size: int = 8, max_length: int = 512,
                  progress: bool = True) -> pd.DataFrame:
-    "One line per row: its type, tokens scored, whether it was cut at max_length, mean NLL and perplexity"
+    "One line per row: its type, its length in tokens, the tokens scored, whether it was cut at max_length, mean NLL and perplexity"
     from tqdm.auto import tqdm
     toks = [score_tokens(r, tokenizer, mode, max_length) for r in rows]
     order, out = sorted(range(len(toks)), key=lambda i: len(toks[i]['input_ids'])), [None] * len(toks)
@@ -64,7 +64,8 @@ def perplexities(model, tokenizer, rows: list[dict], mode: str = 'response', bat
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             for i, (nll, k) in zip(idx, batch_nll(model, [toks[i] for i in idx], pad)):
-                out[i] = (i, rows[i].get('type', ''), k, len(toks[i]['input_ids']) >= max_length, nll / k if k else math.nan, math.exp(nll / k) if k else math.nan)
+                n = len(toks[i]['input_ids'])
+                out[i] = (i, rows[i].get('type', ''), n, k, n >= max_length, nll / k if k else math.nan, math.exp(nll / k) if k else math.nan)
             bar.update(len(idx))
     return pd.DataFrame(out, columns=PPL_COLUMNS)
 
