@@ -3,7 +3,7 @@ Chromium (Debian's `chromium`).
 
 What this build shows, and what it does not: it is built from the committed notebooks *without* executing the
 library notebooks (executing all of them takes minutes on CI's 2 cores; `make docs` does it, with a cache, and
-nbs/40_site.ipynb tests that execution on a fixture project). The study and report pages are filled from a fixture
+nbs/40b_nbexec.ipynb tests that execution on a fixture project). The study and report pages are filled from a fixture
 outputs folder in the smoke-run layout (`metamath_nb.run_records.write_fixture_run`, synthetic numbers) over which the real
 report notebook, nbs/90_report.ipynb, is executed with papermill exactly as `metamath-nb report` does: the report page
 shows real figures drawn from fixture data, not a study's numbers. After `make smoke`, `make docs` shows the smoke
