@@ -13,7 +13,7 @@ from .report import NOT_RUN, to_csv, to_latex, to_markdown
 from .report_plots import _no_data
 from .run_records import ReportError, collect_runs, read_csv, read_json, run_summary
 from .stats import pct
-from .vocabulary import AUG_NAMES, ANSWER_ONLY, SFT, paper_numbers, parse_type
+from .vocabulary import AUG_NAMES, ANSWER_ONLY, SFT, metamath_type, paper_numbers, parse_type
 
 # %% auto #0
 __all__ = ['FIG3_PAPER_TYPES', 'FIG3_COLUMNS', 'FIG4_COLUMNS', 'analysis_fixture', 'figure3', 'plot_perplexity', 'plot_figure3',
@@ -126,7 +126,7 @@ def figure4(outputs_root) -> pd.DataFrame:
                           'ours_acc_gain': a[0] if a else None, 'paper_acc_gain': paper[aug]['acc'] if gsm else None, 'run_id': r.run_id,
                           'acc_runs': a[1] if a else (why or 'no run labelled this row') if gsm else '-', 'status': f"diversity: {r.diversity}"})
     have = {l['augmentation'] for l in lines if str(l['type']).startswith('GSM_')}
-    lines += [{'augmentation': a, 'type': f"GSM_{a}", 'paper_gain': paper[a]['gain'], 'paper_acc_gain': paper[a]['acc'], 'ours_acc_gain': acc[a][0] if a in acc else None,
+    lines += [{'augmentation': a, 'type': metamath_type('GSM', a), 'paper_gain': paper[a]['gain'], 'paper_acc_gain': paper[a]['acc'], 'ours_acc_gain': acc[a][0] if a in acc else None,
                'acc_runs': acc[a][1] if a in acc else why or 'no run labelled this row', 'run_id': NOT_RUN, 'status': NOT_RUN} for a in AUG_NAMES if a not in have]
     df = pd.DataFrame(lines, columns=FIG4_COLUMNS)
     for c in ('rows', 'ours_gain', 'paper_gain', 'ours_acc_gain', 'paper_acc_gain'): df[c] = pd.to_numeric(df[c]).astype(float)
