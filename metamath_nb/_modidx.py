@@ -134,6 +134,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                              'metamath_nb/call_cache.py'),
                                         'metamath_nb.call_cache.TeacherCache.put_many': ( 'call_cache.html#teachercache.put_many',
                                                                                           'metamath_nb/call_cache.py'),
+                                        'metamath_nb.call_cache.TeacherCache.select_keys': ( 'call_cache.html#teachercache.select_keys',
+                                                                                             'metamath_nb/call_cache.py'),
                                         'metamath_nb.call_cache.TeacherCache.stats': ( 'call_cache.html#teachercache.stats',
                                                                                        'metamath_nb/call_cache.py'),
                                         'metamath_nb.call_cache.cache_main': ('call_cache.html#cache_main', 'metamath_nb/call_cache.py'),

@@ -33,13 +33,7 @@ class VectorCache(TeacherCache):
 
     def get_vectors(self, keys) -> dict:
         "key -> vector for the keys that are cached"
-        keys, out = list(keys), {}
-        with self.lock:
-            for s in range(0, len(keys), 900):
-                part = keys[s:s + 900]
-                q = f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})"
-                out.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in self.con.execute(q, part))
-        return out
+        return {k: np.frombuffer(v, dtype=np.float32) for k, v in self.select_keys('vectors', 'vec', keys)}
 
     def put_vectors(self, model: str, items):
         "Store (key, vector) pairs in one transaction; durable when this returns"
