@@ -53,6 +53,7 @@ def source_rows(src: str, seeds=(), run_path=None, data_dir=None) -> tuple[list[
         if not (syn/'metamathqa.jsonl').is_file(): raise FileNotFoundError(f"{syn/'metamathqa.jsonl'}: no exported rows: the run's synthesize stage has not written them")
         return load_sft_rows(str(syn/'metamathqa.jsonl')), 0
     if src in ('verified', 'candidates'): return candidate_rows(syn/'candidates.jsonl', src == 'verified'), 0
+    if Path(src).name.endswith('candidates.jsonl'): return candidate_rows(src), 0   # another run's candidates, by path
     return load_sft_rows('meta-math/MetaMathQA' if src == 'metamathqa' else src, data_dir=data_dir), 0
 
 # %% ../nbs/11c_analysis_data.ipynb #1c15358f
