@@ -10,7 +10,7 @@ from pathlib import Path
 from .gen_types import GenRequest
 
 # %% auto #0
-__all__ = ['request_json', 'call_key', 'TeacherCache', 'cache_main']
+__all__ = ['request_json', 'call_key', 'CacheError', 'TeacherCache', 'cache_main']
 
 # %% ../nbs/03d_call_cache.ipynb #2473ba95
 def request_json(backend: str, model: str, req: GenRequest) -> str:
@@ -34,15 +34,23 @@ CREATE TABLE IF NOT EXISTS failures (id INTEGER PRIMARY KEY AUTOINCREMENT, key T
   backend TEXT, model TEXT, sample_index INTEGER, error TEXT, attempts INTEGER, created REAL);
 CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL, finished REAL, description TEXT,
   stats TEXT);
+CREATE TABLE IF NOT EXISTS batches (token TEXT PRIMARY KEY, engine TEXT, record TEXT, created REAL);
 """
+
+class CacheError(OSError):
+    "A call cache that cannot be opened; the message names its path and why"
 
 class TeacherCache:
     "Persistent, content-addressed store of finished samples (SQLite in WAL mode); a row commits before its call counts as done"
     def __init__(self, path, synchronous='NORMAL'): # NORMAL survives a killed process; FULL also a power cut
-        self.path = Path(path); self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
-        self.con.execute('PRAGMA journal_mode=WAL'); self.con.execute(f'PRAGMA synchronous={synchronous}')
-        self.con.executescript(_SCHEMA)
+        self.path = Path(path)
+        if self.path.is_dir(): raise CacheError(f"{self.path}: the teacher's call cache (teacher.cache_path) is a folder; name the SQLite file in it, e.g. {self.path/'teacher.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
+            self.con.execute('PRAGMA journal_mode=WAL'); self.con.execute(f'PRAGMA synchronous={synchronous}')
+            self.con.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as e: raise CacheError(f"{self.path}: the teacher's call cache (teacher.cache_path) cannot be opened: {e}") from None
         self.lock = threading.Lock()
 
     def select_keys(self, table: str, columns: str, keys) -> list[tuple]:
@@ -96,6 +104,14 @@ class TeacherCache:
         "Append a job's stats (the teacher's `JobStats`) to the ledger of jobs"
         with self.lock: self.con.execute('INSERT INTO jobs (started, finished, description, stats) VALUES (?,?,?,?)',
                                          (started, time.time(), desc, json.dumps(st.__dict__)))
+
+    def note_batch(self, token, engine, record):
+        "Remember where the record of a submitted batch lives (teacher.mode batch; `metamath-nb cache batches` lists them)"
+        with self.lock: self.con.execute('INSERT OR REPLACE INTO batches VALUES (?,?,?,?)', (token, engine, str(record), time.time()))
+
+    def batch_records(self) -> list[tuple]:
+        "(token, engine, record path, created) of every batch noted, oldest first"
+        with self.lock: return self.con.execute('SELECT token, engine, record, created FROM batches ORDER BY created').fetchall()
 
     def stats(self) -> dict:
         "Counts, tokens and cost per backend and model; failures; the integrity check"

@@ -18,8 +18,8 @@ from .vocabulary import AUG_NAMES, AugType, DATA_SOURCES, DEFAULT_MAX_NEW_TOKENS
 from .yaml_lines import nearest_line, parse_yaml, suggest
 
 # %% auto #0
-__all__ = ['ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'TeacherConfig',
-           'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError',
+__all__ = ['ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'BatchConfig',
+           'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError',
            'parse_overrides', 'load_params', 'params_hash', 'set_seed']
 
 # %% ../nbs/00_config.ipynb #645919e9
@@ -67,6 +67,21 @@ class Price(Strict):
     "USD per million tokens"
     prompt: float = Field(0.0, ge=0)
     completion: float = Field(0.0, ge=0)
+    batch: Optional[float] = Field(None, gt=0, le=1) # teacher.mode batch: a batch call costs this share of the price (OpenAI: 0.5); None: the full price
+
+    def in_mode(self, mode: str) -> Price:
+        "The price of a call in teacher mode `mode` ('online' or 'batch')"
+        if mode != 'batch' or self.batch is None: return self
+        return Price(prompt=self.prompt * self.batch, completion=self.completion * self.batch)
+
+class BatchConfig(Strict):
+    "teacher.mode batch: a round's pending calls go out as batches (the OpenAI Batch API for backend openai, vLLM's offline runner for vllm)"
+    max_requests: int = Field(50_000, ge=1, le=50_000)         # requests per batch (the OpenAI Batch API's limit)
+    max_bytes: int = Field(100 * 2**20, ge=2**10, le=200 * 2**20) # bytes of one batch's input file (OpenAI: 100 MB per upload)
+    completion_window: str = '24h'                             # the Batch API's completion window
+    poll_s: float = Field(30.0, gt=0, le=3600)                 # seconds between status checks while waiting
+    item_retries: int = Field(2, ge=0, le=20)                  # expired or failed items go out again this often, then count as failed calls
+    max_wait_s: Optional[float] = Field(None, gt=0)            # stop waiting after this long; the batches stay recorded and the same command resumes them
 
 class TeacherConfig(Strict):
     "The LLM that generates: OpenAI-compatible endpoints, a local transformers model, or a vLLM server the project starts"
@@ -76,15 +91,30 @@ class TeacherConfig(Strict):
     endpoints: list[str] = Field(default_factory=list) # several endpoints serving `model`: requests spread, failures retried elsewhere
     api_key_env: Optional[str] = Field(None, pattern=KEY_NAME_PATTERN) # NAME of the variable that holds the key (never the key)
     max_in_flight: int = Field(8, ge=1, le=1 << 16) # concurrent requests (openai backend)
-    timeout_s: float = Field(120.0, gt=0, le=86400)
+    timeout_s: float = Field(120.0, gt=0, le=86400)   # one attempt of one call (openai/vllm backends)
     max_retries: int = Field(6, ge=0, le=100)
+    backoff_s: float = Field(0.5, ge=0, le=3600)      # wait before the first retry; doubled before each next one (with jitter)
+    backoff_cap_s: float = Field(30.0, ge=0, le=86400) # the longest wait between two attempts; a call takes at most
+                                        # (max_retries + 1) x timeout_s + the sum of its waits (http_backend.call_budget_s)
+    max_response_bytes: int = Field(8 << 20, ge=1 << 10, le=1 << 30) # a longer response body fails the call
     batch_size: int = Field(8, ge=1, le=1 << 16)    # prompts per forward pass (hf backend)
     device: str = 'auto'                # auto, cpu, cuda
     cache_path: Optional[str] = None    # SQLite call cache (default: outputs/cache/teacher.sqlite)
     prices: dict[str, Price] = Field(default_factory=dict) # model -> price, for the cost ledger
     budget_usd: Optional[float] = Field(None, ge=0)        # hard cap: stop cleanly when reached
     vllm: VLLMConfig = Field(default_factory=VLLMConfig)   # backend vllm: the server (or its endpoints)
+    mode: Literal['online', 'batch'] = 'online'             # batch: each round's calls as batches, at the batch price (see metamath_nb.batch_mode)
+    batch: BatchConfig = Field(default_factory=BatchConfig) # mode batch: limits, polling, retries
     _a_name = field_validator('api_key_env')(key_name)
+
+    @model_validator(mode='after')
+    def _batch_backend(self):
+        if self.mode == 'batch' and self.backend == 'hf':
+            raise ValueError("teacher.mode batch needs backend openai (the Batch API) or vllm (vLLM's offline runner); backend hf has no batch mode")
+        if self.mode == 'batch' and self.backend == 'vllm' and self.vllm.endpoints:
+            raise ValueError("teacher.mode batch with backend vllm runs vLLM's offline runner here; vllm.endpoints (servers already running) take online calls only")
+        return self
+
 
 # %% ../nbs/00_config.ipynb #02e5ac52
 class AugmentConfig(Strict):

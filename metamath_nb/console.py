@@ -86,11 +86,10 @@ def stage_console(stage: str, quiet: bool = False, out=None):
 
 # %% ../nbs/09a_console.ipynb #8388c0d0
 def notebook_html(ipynb, html=None, exclude_input: bool = False) -> Path:
-    "Write an executed notebook as one self-contained HTML file (figures embedded); returns its path"
+    "Write an executed notebook as one self-contained HTML file (figures embedded; the markdown its outputs hold was escaped where it was written, `metamath_nb.escape`); returns its path"
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(ipynb), as_version=4)
     body, _ = HTMLExporter(template_name='lab', exclude_input=exclude_input, exclude_output_prompt=exclude_input, embed_images=True).from_notebook_node(nb)
-    out = Path(html or Path(ipynb).with_suffix('.html'))
-    out.write_text(body)
-    return out
+    from metamath_nb.files import atomic_write_text   # here, not at the top: `import metamath_nb` loads the console alone
+    return atomic_write_text(html or Path(ipynb).with_suffix('.html'), body)   # whole or not at all

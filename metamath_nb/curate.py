@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .escape import md_text
 from .config import CurateConfig
 from .decontaminate import TestIndex, TestItem, contaminated, load_test_index
 from .minhash import (EMPTY_BIN, combine_hashes, densify, jaccard, lsh_bands, lsh_pairs, minhash_signatures, mix64,
@@ -35,10 +36,10 @@ def as_row(x, i=None) -> dict:
 
 # %% ../nbs/06_curate.ipynb #1c64622e
 def markdown_table(df: pd.DataFrame, index: bool = False) -> str:
-    "A pandas frame as a GitHub markdown table (no extra dependency)"
+    "A pandas frame as a GitHub markdown table (no extra dependency); every cell and name written as text (`metamath_nb.escape.md_text`)"
     if index: df = df.reset_index()
-    cols = [str(c) for c in df.columns]
-    fmt = lambda v: f'{v:.3g}' if isinstance(v, float) else str(v)
+    cols = [md_text(c) for c in df.columns]
+    fmt = lambda v: f'{v:.3g}' if isinstance(v, float) else md_text(v)
     rows = ['| ' + ' | '.join(cols) + ' |', '|' + '|'.join('---' for _ in cols) + '|']
     return '\n'.join(rows + ['| ' + ' | '.join(fmt(v) for v in r) + ' |' for r in df.itertuples(index=False)])
 
@@ -56,8 +57,8 @@ class CurationResult:
     def summary(self) -> str:
         "A short markdown report"
         lines = [f'Curated {int(self.counts["input"].sum())} rows in {self.seconds:.1f} s: kept {len(self.rows)}.',
-                 f'Test sets checked: {", ".join(self.checked) or "none"}.']
-        if self.missing: lines.append('NOT checked (missing): ' + '; '.join(self.missing))
+                 f'Test sets checked: {", ".join(map(md_text, self.checked)) or "none"}.']
+        if self.missing: lines.append('NOT checked (missing): ' + '; '.join(map(md_text, self.missing)))
         if len(self.removed):
             lines.append('\nRemoved, by stage and reason:\n')
             lines.append(markdown_table(self.removed.groupby(['stage', 'reason']).size().rename('rows').reset_index()))

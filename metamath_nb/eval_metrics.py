@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 
 from fastcore.basics import patch
 from .grading import grade_output
+from .escape import md_text
+from .files import save_figure
 from .stats import pct_ci, wilson_ci
 
 # %% auto #0
@@ -105,7 +107,7 @@ def plot_breakdown(metrics: dict, breakdown: str, path, modes=GRADERS, title=Non
     ax.set_xticklabels([f"{b} · {g} (n={benches[b][g]['n']})" if breakdown != 'overall' else f"{b} (n={benches[b][g]['n']})" for b, g in labels], rotation=30, ha='right', fontsize=7)
     ax.set_ylabel('accuracy (%)'); ax.set_ylim(0, 100); ax.legend(title='grader (whiskers: 95% Wilson interval)', fontsize=8, title_fontsize=8)
     ax.set_title(title or f"Accuracy {breakdown.replace('_', ' ')}")
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout(); save_figure(fig, path, dpi=110); plt.close(fig)
     return Path(path)
 
 # %% ../nbs/08b_eval_metrics.ipynb #22144757
@@ -187,7 +189,7 @@ def accuracy_table(self: EvalSummary, style: str = 'markdown') -> str:
     "The accuracy per benchmark: n, then each grader's accuracy (%) with its 95% interval; `style` 'markdown' or 'text'"
     rows = [[b, str(s.n), *(pct_ci(s.acc(g), s.interval(g)) for g in GRADERS)] for b, s in self.benchmarks.items()]
     if style == 'markdown':
-        line = lambda r: '| ' + ' | '.join(r) + ' |'
+        line = lambda r: '| ' + ' | '.join([md_text(r[0]), *r[1:]]) + ' |'   # the benchmark's name written as text
         return '\n'.join([line(ACCURACY_COLUMNS), '|' + '---|' * len(ACCURACY_COLUMNS), *map(line, rows)])
     w = max([len(r[0]) for r in rows] + [9])
     return '\n'.join(f"{r[0]:<{w}}  {r[1]:>5}  {r[2]:<28}  {r[3]}" for r in [ACCURACY_COLUMNS, *rows])

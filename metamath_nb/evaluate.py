@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_evaluate.ipynb #c7c22598
 from __future__ import annotations
-import hashlib, json, os, time
+import contextlib, hashlib, json, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -211,10 +211,16 @@ def read_predictions(path) -> list[dict]:
     return rows
 
 def append_predictions(path, rows):
-    "Append rows to a predictions JSONL and flush them to disk"
-    with open(path, 'a', encoding='utf-8') as f:
-        for r in rows: f.write(json.dumps(r, ensure_ascii=False) + '\n')
-        f.flush(); os.fsync(f.fileno())
+    "Append rows to a predictions JSONL and flush them to disk; when that fails (a full disk) the file is cut back to what it held (removed if it held nothing)"
+    path = Path(path); size = path.stat().st_size if path.exists() else None
+    try:
+        with open(path, 'a', encoding='utf-8') as f:
+            for r in rows: f.write(json.dumps(r, ensure_ascii=False) + '\n')
+            f.flush(); os.fsync(f.fileno())
+    except BaseException as e:
+        with contextlib.suppress(OSError): path.unlink() if size is None else os.truncate(path, size)
+        if isinstance(e, OSError) and not e.filename: e.filename = str(path)   # the error names the file
+        raise
 
 # %% ../nbs/08_evaluate.ipynb #8c266e83
 @dataclass

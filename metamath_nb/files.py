@@ -11,8 +11,8 @@ try: import fcntl     # POSIX file locks; where absent (Windows) nothing is lock
 except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['TIME_FORMAT', 'now', 'seconds_between', 'atomic_write_text', 'unique_tmp_dir', 'replace_dir', 'file_sha256',
-           'flocked', 'file_problem']
+__all__ = ['TIME_FORMAT', 'now', 'seconds_between', 'atomic_open', 'atomic_write_text', 'save_figure', 'unique_tmp_dir',
+           'replace_dir', 'file_sha256', 'flocked', 'file_problem']
 
 # %% ../nbs/00a_files.ipynb #23ad8e2b
 TIME_FORMAT = '%Y-%m-%dT%H:%M:%S%z'   # e.g. 2026-12-04T10:05:48+0000
@@ -29,17 +29,28 @@ def seconds_between(start: str, end: str) -> float:
 # %% ../nbs/00a_files.ipynb #5f4ba1f8
 _UMASK = os.umask(0o022); os.umask(_UMASK)   # the process umask, for files made through mkstemp (which makes them 0600)
 
-def atomic_write_text(path, text: str) -> Path:
-    "Write `text` (UTF-8) to `path` through a unique temporary file beside it, then rename: readers see the old file or the new one, never a part"
+@contextlib.contextmanager
+def atomic_open(path, mode: str = 'w'):
+    "A file object ('w': UTF-8 text, 'wb': bytes) that becomes `path` when the block ends: a unique temporary file beside it, renamed into place, or removed when the block raises (a full disk leaves no part)"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(text)
+        with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f: yield f
         os.chmod(tmp, 0o666 & ~_UMASK); os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError): os.unlink(tmp)
+        if isinstance(e, OSError) and not e.filename: e.filename = str(path)   # a failed write names the file it was for
         raise
-    return path
+
+def atomic_write_text(path, text: str) -> Path:
+    "Write `text` (UTF-8) to `path` through a unique temporary file beside it, then rename: readers see the old file or the new one, never a part"
+    with atomic_open(path) as f: f.write(text)
+    return Path(path)
+
+def save_figure(fig, path, **kw) -> Path:
+    "Save a matplotlib figure to `path` the same way (the format from its suffix; `kw` go to `fig.savefig`)"
+    with atomic_open(path, 'wb') as f: fig.savefig(f, format=Path(path).suffix.lstrip('.') or 'png', **kw)
+    return Path(path)
 
 # %% ../nbs/00a_files.ipynb #d59bd400
 def unique_tmp_dir(dest) -> Path:

@@ -4,21 +4,23 @@
 
 # %% ../nbs/07_finetune.ipynb #b06731bf
 from __future__ import annotations
-import json, os, resource, time, warnings
+import json, os, resource, shutil, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from .config import FinetuneConfig, set_seed
-from .files import atomic_write_text, unique_tmp_dir, replace_dir
+from .files import atomic_write_text, replace_dir, save_figure, unique_tmp_dir
+from .merge import merge_in_child
 from .models import load_model, resolve_model
 from .sft_data import build_sft_dataset, load_sft_rows
+from .train_guard import NonFiniteLoss, StopOnNonFinite
 
 # %% auto #0
-__all__ = ['MERGE_PROMPTS', 'local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype',
-           'fp32_masters', 'count_params', 'load_for_training', 'batch_plan', 'training_args', 'RunMetrics',
-           'peak_memory_mb', 'last_checkpoint', 'plot_loss', 'MergeMismatch', 'merge_adapter', 'greedy_outputs',
-           'check_merge', 'FinetuneResult', 'recorded_result', 'result_record', 'release', 'finetune']
+__all__ = ['local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype', 'fp32_masters',
+           'trainable_dtypes', 'count_params', 'grad_checkpointing', 'load_for_training', 'batch_plan', 'training_args',
+           'RunMetrics', 'peak_memory_mb', 'last_checkpoint', 'drop_incomplete_checkpoints', 'plot_loss',
+           'FinetuneResult', 'recorded_result', 'result_record', 'release', 'record_base', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #99312072
 def local_rank() -> int:
@@ -62,6 +64,10 @@ def fp32_masters(model):
         if p.requires_grad and p.dtype != torch.float32: p.data = p.data.float()
     return model
 
+def trainable_dtypes(model) -> list[str]:
+    "The dtypes of the weights that train, e.g. ['float32']"
+    return sorted({str(p.dtype).removeprefix('torch.') for p in model.parameters() if p.requires_grad})
+
 # %% ../nbs/07_finetune.ipynb #96646018
 def count_params(model) -> tuple[int, int]:
     "(trainable, total) parameter counts (4-bit weights counted as stored elements x 2)"
@@ -80,7 +86,7 @@ def _load_unsloth(cfg: FinetuneConfig, dtype, grad_ckpt):
     import unsloth  # noqa: F401  (patches transformers/trl/peft; imported only here)
     from unsloth import FastLanguageModel
     model, tok = FastLanguageModel.from_pretrained(resolve_model(cfg.base_model), max_seq_length=cfg.max_length,
-                                                   load_in_4bit=cfg.load_in_4bit, dtype=dtype)
+                                                   load_in_4bit=cfg.load_in_4bit, dtype=dtype, use_exact_model_name=True)
     model = FastLanguageModel.get_peft_model(model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=list(cfg.target_modules), bias='none', use_gradient_checkpointing='unsloth' if grad_ckpt else False,
         random_state=0)
@@ -88,13 +94,17 @@ def _load_unsloth(cfg: FinetuneConfig, dtype, grad_ckpt):
     return model, tok
 
 # %% ../nbs/07_finetune.ipynb #7972304b
+def grad_checkpointing(device) -> bool:
+    "Whether training recomputes activations: on a GPU, to save memory; on a CPU it would only cost time"
+    return str(device).startswith('cuda')
+
 def load_for_training(cfg: FinetuneConfig, device: Optional[str] = None):
     "(model, tokenizer) ready for training with `cfg.trainer`: fp32 trainable weights, LoRA adapters or every weight"
     import torch
     device = device or train_device()
     dtype, quantized = compute_dtype(cfg, device), cfg.load_in_4bit and cfg.trainer != 'full'
     place = 'cpu' if sharding() and not quantized else device   # FSDP / DeepSpeed place the shards themselves
-    grad_ckpt = str(device).startswith('cuda')  # saves memory on GPU; on CPU it only costs time
+    grad_ckpt = grad_checkpointing(device)
     ckpt_kw = {'use_reentrant': False}          # the reentrant variant fails under DDP with frozen inputs
     if cfg.trainer == 'unsloth':
         if not unsloth_available(): raise RuntimeError("trainer 'unsloth' needs the unsloth package (pip install unsloth; on CPU without torchvision)")
@@ -137,19 +147,22 @@ def training_args(cfg: FinetuneConfig, out_dir: Path, seed: int = 42, device: Op
         max_steps=cfg.max_steps, per_device_train_batch_size=plan['per_device'], gradient_accumulation_steps=plan['grad_accum'],
         warmup_steps=min(cfg.warmup_ratio, 0.999), lr_scheduler_type=cfg.scheduler, bf16=bf16, fp16=False, tf32=tf32,
         use_cpu=not cuda, max_length=cfg.max_length, save_strategy='steps', save_steps=cfg.save_steps, save_total_limit=2,
-        logging_steps=1, report_to=[], seed=seed, data_seed=seed, dataloader_num_workers=0, remove_unused_columns=False,
+        logging_steps=1, logging_nan_inf_filter=False, report_to=[], seed=seed, data_seed=seed, dataloader_num_workers=0, remove_unused_columns=False,
         disable_tqdm=False, weight_decay=0.0, optim='adamw_torch', include_num_input_tokens_seen='non_padding',
-        ddp_find_unused_parameters=False)
+        ddp_find_unused_parameters=False, gradient_checkpointing=grad_checkpointing(device),  # trl's default is on: the stage decides
+        gradient_checkpointing_kwargs={'use_reentrant': False})
     return SFTConfig(**(kw | over))
 
 # %% ../nbs/07_finetune.ipynb #25594549
 from transformers import TrainerCallback
 
 class RunMetrics(TrainerCallback):
-    "Wall time of one trainer.train() call, and the tokens trained: the whole run's and this call's"
-    wall, tokens, session_tokens = 0.0, 0, 0
+    "Wall time of one trainer.train() call, the tokens trained (the whole run's and this call's), and the dtypes the optimizer updates"
+    wall, tokens, session_tokens, master_dtype = 0.0, 0, 0, None
     def on_train_begin(self, args, state, control, **kw):
         self.t0, self.tokens0 = time.perf_counter(), int(state.num_input_tokens_seen or 0)
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kw):
+        if self.master_dtype is None and model is not None: self.master_dtype = trainable_dtypes(model)  # the first step's
     def on_train_end(self, args, state, control, **kw):
         self.wall, self.tokens = time.perf_counter() - self.t0, int(state.num_input_tokens_seen or 0)
         self.session_tokens = self.tokens - self.tokens0
@@ -166,6 +179,12 @@ def last_checkpoint(out_dir) -> Optional[Path]:
     cks = [p for p in (Path(out_dir)/'checkpoints').glob('checkpoint-*') if (p/'trainer_state.json').exists()]
     return max(cks, key=lambda p: int(p.name.split('-')[1]), default=None)
 
+def drop_incomplete_checkpoints(out_dir) -> list[str]:
+    "Remove the `checkpoint-N` folders that a failed save left under out_dir/checkpoints (no trainer_state.json, which the Trainer writes last)"
+    gone = [p for p in (Path(out_dir)/'checkpoints').glob('checkpoint-*') if p.is_dir() and not (p/'trainer_state.json').exists()]
+    for p in gone: shutil.rmtree(p, ignore_errors=True)
+    return sorted(p.name for p in gone)
+
 # %% ../nbs/07_finetune.ipynb #658da663
 def plot_loss(curve, path, title='training loss'):
     "Save the loss curve [(step, loss), ...] as a PNG"
@@ -174,62 +193,8 @@ def plot_loss(curve, path, title='training loss'):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if curve: ax.plot(*zip(*curve), marker='.' if len(curve) < 50 else None)
     ax.set(xlabel='optimizer step', ylabel='loss (response tokens)', title=title); ax.grid(alpha=.3)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout(); save_figure(fig, path, dpi=110); plt.close(fig)
     return Path(path)
-
-# %% ../nbs/07_finetune.ipynb #b2c9df2a
-class MergeMismatch(RuntimeError):
-    "The merged model does not reproduce the adapter's outputs"
-
-def merge_adapter(base_model: str, adapter_dir, merged_dir, device='cpu', dtype=None) -> Path:
-    "Merge a LoRA adapter into its base model (loaded unquantised) and save model + tokenizer to `merged_dir`"
-    from peft import PeftModel
-    model, tok = load_model(base_model, device=device, dtype=dtype)
-    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    merged.save_pretrained(merged_dir); tok.save_pretrained(merged_dir)
-    return Path(merged_dir)
-
-# %% ../nbs/07_finetune.ipynb #aad62b86
-def greedy_outputs(model, tok, prompts, max_new_tokens=16) -> tuple[list[list[int]], Any]:
-    "Greedy continuations (token ids) of `prompts`, and the log-probabilities of the prompts' last positions"
-    import torch
-    outs, lps = [], []
-    for p in prompts:
-        enc = tok(p, return_tensors='pt').to(model.device)
-        with torch.no_grad():
-            lps.append(torch.log_softmax(model(**enc).logits[0, -1].float(), -1).cpu())
-            g = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)
-        outs.append(g[0, enc['input_ids'].shape[1]:].tolist())
-    return outs, torch.stack(lps)
-
-# %% ../nbs/07_finetune.ipynb #c7d22251
-def check_merge(base_model: str, adapter_dir, merged_dir, prompts, max_new_tokens=16, atol=None, device='cpu', dtype=None,
-                vs_4bit: bool = False) -> dict:  # also report (not enforce) agreement with the adapter on the 4-bit base
-    "Compare the merged model with base+adapter on `prompts`; raise MergeMismatch when greedy outputs or log-probs differ"
-    import torch
-    from peft import PeftModel
-    base, tok = load_model(base_model, device=device, dtype=dtype)
-    atol = atol if atol is not None else (1e-3 if base.dtype == torch.float32 else 0.25)  # bf16/fp16 rounding of W + BA
-    ref = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
-    ref_out, ref_lp = greedy_outputs(ref, tok, prompts, max_new_tokens)
-    del ref, base
-    merged, mtok = load_model(str(merged_dir), device=device, dtype=dtype)
-    m_out, m_lp = greedy_outputs(merged, mtok, prompts, max_new_tokens)
-    same = [a == b for a, b in zip(ref_out, m_out)]
-    diff = float((ref_lp - m_lp).abs().max())
-    report = {'prompts': len(prompts), 'identical_greedy': sum(same), 'max_logprob_diff': diff, 'atol': atol,
-              'ok': all(same) and diff <= atol}
-    if vs_4bit:
-        q_base, _ = load_model(base_model, device=device, dtype=dtype, load_in_4bit=True)
-        q_out, q_lp = greedy_outputs(PeftModel.from_pretrained(q_base, str(adapter_dir)).eval(), tok, prompts, max_new_tokens)
-        report['vs_4bit_adapter'] = {'identical_greedy': sum(a == b for a, b in zip(q_out, m_out)),
-                                     'max_logprob_diff': float((q_lp - m_lp).abs().max())}
-    if not report['ok']:
-        bad = same.index(False) if False in same else 0
-        raise MergeMismatch(f"merged model {merged_dir} differs from adapter {adapter_dir}: {sum(same)}/{len(same)} greedy "
-                            f"outputs identical, max |log-prob diff| {diff:.3g} (atol {atol}); first differing prompt: "
-                            f"{prompts[bad][:80]!r}: adapter {tok.decode(ref_out[bad])!r} vs merged {mtok.decode(m_out[bad])!r}")
-    return report
 
 # %% ../nbs/07_finetune.ipynb #89dbe574
 @dataclass
@@ -260,13 +225,13 @@ def result_record(cfg: FinetuneConfig, res: FinetuneResult, run_path) -> dict:
     return {'base_model': cfg.base_model, 'trainer': cfg.trainer, 'adapter_dir': rel(res.adapter_dir), 'merged_dir': rel(merged)}
 
 # %% ../nbs/07_finetune.ipynb #6942fbd4
-MERGE_PROMPTS = ["What is 12 plus 30?", "A train travels 60 miles in 1.5 hours. What is its average speed?",
-                 "Solve for $x$: $2x + 3 = 11$."]
-
 def _trainer_class():
-    "trl's SFTTrainer (as unsloth may have patched it), never training past `max_steps` after a resume"
+    "trl's SFTTrainer (as unsloth may have patched it): fp32 trainable weights, never training past `max_steps` after a resume"
     from trl import SFTTrainer
     class _MetaMathSFTTrainer(SFTTrainer):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)   # trl 1.14 casts a 4-bit model's trainable weights to bf16 here
+            if getattr(self.model, 'is_loaded_in_4bit', False) or getattr(self.model, 'is_loaded_in_8bit', False): fp32_masters(self.model)
         def _run_epoch(self, *a, **kw):
             # transformers 5.17 resumes a checkpoint taken at max_steps mid-epoch and trains one more step
             if 0 < self.state.max_steps <= self.state.global_step: self.control.should_training_stop = True; return
@@ -284,10 +249,13 @@ def _check_distributed(trainer):
 def _train(args, model, tok, ds, out_dir, callbacks):
     "Train with trl's SFTTrainer, resuming from the last checkpoint in out_dir; returns (trainer, metrics callback, checkpoint)"
     rm = RunMetrics()
-    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, *callbacks])
+    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[rm, StopOnNonFinite(), *callbacks])
     _check_distributed(trainer)
     ck = last_checkpoint(out_dir)
-    trainer.train(resume_from_checkpoint=str(ck) if ck else None)
+    try: trainer.train(resume_from_checkpoint=str(ck) if ck else None)
+    except BaseException:   # a save cut short (a full disk) leaves no half checkpoint behind
+        if trainer.is_world_process_zero(): drop_incomplete_checkpoints(out_dir)
+        raise
     return trainer, rm, ck
 
 # %% ../nbs/07_finetune.ipynb #bd6f2b53
@@ -316,12 +284,21 @@ def release(trainer):
     gc.collect()
     if torch.cuda.is_available(): torch.cuda.empty_cache()
 
+# %% ../nbs/07_finetune.ipynb #5c6359da
+def record_base(adapter_dir, base: str) -> Optional[str]:
+    "Name `base` in an adapter's adapter_config.json; returns the name it replaced (unsloth's pre-quantized copy), else None"
+    f = Path(adapter_dir)/'adapter_config.json'
+    c = json.loads(f.read_text()); old = c.get('base_model_name_or_path')
+    if old == base: return None
+    atomic_write_text(f, json.dumps(c | {'base_model_name_or_path': base}, indent=2))
+    return old
+
 # %% ../nbs/07_finetune.ipynb #aebefb19
 def _run_metrics(cfg, trainer, rm, ck, device, masters, trainable, total, data_stats) -> dict:
     "What metrics.json records of the training part of a run"
     st, hist, cuda = trainer.state, trainer.state.log_history, str(device).startswith('cuda')
     return {'status': 'done', 'trainer': cfg.trainer, 'base_model': cfg.base_model, 'device': device,
-        'dtype': str(compute_dtype(cfg, device)).replace('torch.', ''), 'master_dtype': masters,
+        'dtype': str(compute_dtype(cfg, device)).replace('torch.', ''), 'master_dtype': rm.master_dtype or masters,
         'load_in_4bit': cfg.load_in_4bit and cfg.trainer != 'full', 'distributed': trainer.accelerator.distributed_type.name,
         'batch': batch_plan(cfg, world_size()), 'effective_batch': batch_plan(cfg, world_size())['effective'],
         'global_step': st.global_step, 'max_steps': st.max_steps, 'resumed_from': ck.name if ck else None,
@@ -332,7 +309,7 @@ def _run_metrics(cfg, trainer, rm, ck, device, masters, trainable, total, data_s
         'trainable_params': trainable, 'total_params': total, 'data': data_stats, 'merged': False}
 
 def _start_distributed(device):
-    "Join the process group before the model loads (FSDP's memory-saving load reads the weights in the main process only)"
+    "Join the process group before the model loads (transformers then takes FSDP's load: the first process's weights are sent to the others)"
     from accelerate import PartialState
     PartialState(cpu=not str(device).startswith('cuda'))
 
@@ -349,20 +326,20 @@ def finetune(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, callbacks=(), d
     rows = load_sft_rows(cfg.data if rows is None else rows, cfg.types, data_dir)
     args = training_args(cfg, out_dir, seed, device)  # before the model: DeepSpeed ZeRO-3 then loads it partitioned
     model, tok = load_for_training(cfg, device)
-    (trainable, total), masters = count_params(model), sorted({str(p.dtype)[6:] for p in model.parameters() if p.requires_grad})
+    (trainable, total), masters = count_params(model), trainable_dtypes(model)   # masters: before the trainer
     ds, data_stats = build_sft_dataset(rows, tok, cfg.max_length)
     trainer, rm, ck = _train(args, model, tok, ds, out_dir, callbacks)
     del model
     model_dir = _save_model(cfg, trainer, tok, out_dir)
     main = trainer.is_world_process_zero()
+    swapped = record_base(model_dir, resolve_model(cfg.base_model)) if main and cfg.trainer == 'unsloth' else None
     m = _run_metrics(cfg, trainer, rm, ck, device, masters, trainable, total, data_stats) if main else {'trainer': cfg.trainer}
+    if swapped: m['unsloth_recorded_base'] = swapped   # the adapter now names the params' base instead
     release(trainer); del trainer
     if not main: return _result(out_dir, m)  # several processes: the main one merges and writes the metrics
     if cfg.merge and cfg.trainer != 'full':
-        dtype = compute_dtype(cfg, device)
-        merge_adapter(cfg.base_model, model_dir, out_dir/'merged', device=device, dtype=dtype)
-        m['merge_check'] = check_merge(cfg.base_model, model_dir, out_dir/'merged', MERGE_PROMPTS, device=device, dtype=dtype,
-                                       vs_4bit=cfg.load_in_4bit)
+        m['merge_check'] = merge_in_child(cfg.base_model, model_dir, out_dir/'merged', device=device,  # a fresh process
+                                          dtype=compute_dtype(cfg, device), vs_4bit=cfg.load_in_4bit)
         atomic_write_text(out_dir/'merge_check.json', json.dumps(m['merge_check'], indent=2))
         m['merged'] = True
     m['wall_s'] = round(time.perf_counter() - t0, 3)

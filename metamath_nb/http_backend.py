@@ -12,7 +12,7 @@ from .config import TeacherConfig, redact
 from .gen_types import GenRequest, sample_seed
 
 # %% auto #0
-__all__ = ['RETRY_STATUS', 'CallFailed', 'Endpoint', 'OpenAIBackend']
+__all__ = ['RETRY_STATUS', 'CallFailed', 'BodyTooLarge', 'Endpoint', 'OpenAIBackend']
 
 # %% ../nbs/03e_http_backend.ipynb #e4f65a9c
 class CallFailed(Exception):
@@ -31,6 +31,19 @@ def _parse(kind: str, data) -> tuple[str, str, int, int]:
         pt, ct = u.get('prompt_tokens'), u.get('completion_tokens')
         return text, str(c.get('finish_reason') or 'stop'), int(pt) if pt is not None else -1, int(ct) if ct is not None else -1
     except (KeyError, IndexError, TypeError, ValueError) as e: raise ValueError(f"malformed completion body ({type(e).__name__}: {e})") from None
+
+class BodyTooLarge(ValueError):
+    "A response body longer than teacher.max_response_bytes"
+
+async def _read_body(r, limit: int) -> bytes:
+    "The body of response `r`, read until `limit` bytes; BodyTooLarge beyond (before reading it, where the length is announced)"
+    if r.content_length is not None and r.content_length > limit:
+        raise BodyTooLarge(f"response body of {r.content_length:,} bytes, over teacher.max_response_bytes ({limit:,})")
+    body = bytearray()
+    async for chunk in r.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > limit: raise BodyTooLarge(f"response body over teacher.max_response_bytes ({limit:,} bytes)")
+    return bytes(body)
 
 def _retry_after(headers) -> Optional[float]:
     "Seconds the server asked us to wait (retry-after-ms, else Retry-After in seconds), if any"
@@ -55,8 +68,10 @@ class Endpoint:
 class OpenAIBackend:
     "Any OpenAI-compatible endpoints (OpenAI, vLLM servers, llama.cpp server, Ollama): async, retried, spread, key from the environment"
     name = 'openai'
-    def __init__(self, cfg: TeacherConfig, backoff_s=0.5, backoff_cap_s=30.0):
-        self.cfg, self.backoff_s, self.backoff_cap_s, self.model = cfg, backoff_s, backoff_cap_s, cfg.model
+    def __init__(self, cfg: TeacherConfig, backoff_s=None, backoff_cap_s=None): # None: teacher.backoff_s, teacher.backoff_cap_s
+        self.cfg, self.model = cfg, cfg.model
+        self.backoff_s = cfg.backoff_s if backoff_s is None else backoff_s
+        self.backoff_cap_s = cfg.backoff_cap_s if backoff_cap_s is None else backoff_cap_s
         self.set_endpoints(cfg.endpoints or [cfg.base_url or 'https://api.openai.com/v1'])
         self.requests_made = 0; self.retries = 0
 
@@ -90,13 +105,24 @@ class OpenAIBackend:
         if req.messages is not None: return '/chat/completions', {**body, 'messages': req.messages}
         return '/completions', {**body, 'prompt': req.prompt}
 
-    async def _endpoint(self, avoid=None) -> Endpoint:
-        "The endpoint for the next attempt: the least busy of those up, another than `avoid` where possible; waits while all are down"
+    def waits_s(self) -> float:
+        "The most one call waits in all, between and before its attempts: its backoffs, each capped at backoff_cap_s"
+        return sum(min(self.backoff_cap_s, self.backoff_s * 2 ** a) for a in range(self.cfg.max_retries))
+
+    def call_budget_s(self) -> float:
+        "The longest one call takes: (max_retries + 1) attempts of at most timeout_s, and its waits"
+        return (self.cfg.max_retries + 1) * self.cfg.timeout_s + self.waits_s()
+
+    async def _endpoint(self, avoid=None, max_wait: float = float('inf')) -> tuple[Endpoint, float]:
+        "(endpoint, seconds waited) for the next attempt: the least busy of those up, another than `avoid` where possible; while all are down, the first to come up, waited for at most `max_wait` s"
+        t0 = time.monotonic()
         while True:
             now = time.monotonic()
             up = [e for e in self.endpoints if e.down_until <= now]
-            if up: return min([e for e in up if e is not avoid] or up, key=lambda e: (e.in_flight, e.sent))
-            await asyncio.sleep(max(0.0, min(e.down_until for e in self.endpoints) - now))
+            if up: return min([e for e in up if e is not avoid] or up, key=lambda e: (e.in_flight, e.sent)), now - t0
+            first = min(self.endpoints, key=lambda e: e.down_until)
+            if (left := max_wait - (now - t0)) <= 0: return first, now - t0   # this call's waits are spent: try it anyway
+            await asyncio.sleep(min(left, first.down_until - now))
 
     def _down(self, ep: Endpoint):
         "Leave an endpoint that failed at the connection level alone for a while (longer after each failure in a row)"
@@ -109,13 +135,16 @@ class OpenAIBackend:
         path, body = self.payload(req, sample_index)
         key, err, data, ep = self._key(), None, json.dumps(body).encode(), None
         headers = {'Content-Type': 'application/json', **({'Authorization': f'Bearer {key}'} if key else {})}
+        waits = self.waits_s()   # what this call may still wait, in all: the bound of call_budget_s holds
         for attempt in range(self.cfg.max_retries + 1):
             wait = min(self.backoff_cap_s, self.backoff_s * 2 ** attempt) * random.uniform(0.5, 1.0)
-            ep = await self._endpoint(avoid=ep)
+            ep, waited = await self._endpoint(avoid=ep, max_wait=waits); waits -= waited
             self.requests_made += 1; ep.sent += 1; ep.in_flight += 1
             try:
-                async with session.post(ep.url + path, data=data, headers=headers, proxy=ep.proxy, proxy_auth=ep.proxy_auth) as r:
-                    status, raw, rh = r.status, await r.read(), r.headers
+                async with session.post(ep.url + path, data=data, headers=headers, proxy=ep.proxy, proxy_auth=ep.proxy_auth,
+                                        timeout=aiohttp.ClientTimeout(total=self.cfg.timeout_s)) as r:
+                    status, raw, rh = r.status, await _read_body(r, self.cfg.max_response_bytes), r.headers
+            except BodyTooLarge as e: ep.errors += 1; raise CallFailed(self._redact(f"{ep.url + path}: {e}"), attempt + 1) from None
             except (asyncio.TimeoutError, TimeoutError) as e: err = f"timeout after {self.cfg.timeout_s}s"; self._down(ep)
             except aiohttp.ClientError as e: err = f"connection error ({type(e).__name__}: {e})"; self._down(ep)
             else:
@@ -137,5 +166,6 @@ class OpenAIBackend:
             if attempt < self.cfg.max_retries:
                 self.retries += 1
                 now = time.monotonic()   # another endpoint that is up takes the retry at once
-                if not any(e is not ep and e.down_until <= now for e in self.endpoints): await asyncio.sleep(wait)
+                if not any(e is not ep and e.down_until <= now for e in self.endpoints):
+                    wait = min(wait, max(0.0, waits)); waits -= wait; await asyncio.sleep(wait)
         raise CallFailed(self._redact(f"gave up after {self.cfg.max_retries + 1} attempts; last error: {err}"), self.cfg.max_retries + 1)

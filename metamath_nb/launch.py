@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Optional
 
 from .config import ACCELERATE_CONFIGS, FinetuneConfig
-from .finetune import FinetuneResult, finetune, recorded_result
+from .files import atomic_write_text
+# metamath_nb.finetune (and with it transformers) is imported inside the functions: a launched unsloth process imports unsloth first
 
 # %% auto #0
 __all__ = ['accelerate_config_file', 'launched', 'launch_command', 'write_job', 'main', 'LaunchFailed', 'run_finetune']
@@ -23,13 +24,16 @@ def accelerate_config_file(name: Optional[str]) -> Optional[Path]:
     if not Path(name).is_file(): raise FileNotFoundError(f"finetune.accelerate_config: {name}: no such file (or use one of {list(ACCELERATE_CONFIGS)})")
     return Path(name)
 
+def _accelerated(cfg: FinetuneConfig) -> bool: return cfg.num_processes > 1 or cfg.accelerate_config is not None
+
 def launched(cfg: FinetuneConfig) -> bool:
-    "Whether the fine-tune runs under `accelerate launch` (several processes, or an accelerate config named)"
-    return cfg.num_processes > 1 or cfg.accelerate_config is not None
+    "Whether the fine-tune runs in processes of its own: `accelerate launch` (several, or a config named), or unsloth's fresh one"
+    return _accelerated(cfg) or cfg.trainer == 'unsloth'
 
 # %% ../nbs/07a_launch.ipynb #9063379b
 def launch_command(cfg: FinetuneConfig, job) -> list[str]:
-    "The `accelerate launch` command that runs `job` on `cfg.num_processes` processes"
+    "The command that runs `job`: `accelerate launch` on `cfg.num_processes` processes, or one fresh Python process"
+    if not _accelerated(cfg): return [sys.executable, '-m', 'metamath_nb.launch', str(job)]
     cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--num_processes', str(cfg.num_processes),
            '--num_machines', '1', '--main_process_port', '0', '--dynamo_backend', 'no',
            '--mixed_precision', 'bf16' if cfg.bf16 else 'no']
@@ -42,11 +46,11 @@ def write_job(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, data_dir=None)
     "Write the job of a launched fine-tune into `<out_dir>/launch/job.json` (with its rows); returns the job file"
     d = Path(out_dir)/'launch'; d.mkdir(parents=True, exist_ok=True)
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
-        (d/'rows.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows)); rows = str((d/'rows.jsonl').resolve())
+        atomic_write_text(d/'rows.jsonl', ''.join(json.dumps(r) + '\n' for r in rows)); rows = str((d/'rows.jsonl').resolve())
     elif isinstance(rows, (str, Path)): rows = str(rows)
     job = {'finetune': cfg.model_dump(mode='json'), 'rows': rows, 'out_dir': str(Path(out_dir).resolve()), 'seed': seed,
            'data_dir': str(data_dir) if data_dir else None}
-    (d/'job.json').write_text(json.dumps(job, indent=1))
+    atomic_write_text(d/'job.json', json.dumps(job, indent=1))
     return d/'job.json'
 
 def main(argv=None) -> int:
@@ -54,6 +58,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1: print('usage: python -m metamath_nb.launch JOB.json (written by metamath_nb.launch.write_job)', file=sys.stderr); return 2
     job = json.loads(Path(argv[0]).read_text())
+    if job['finetune'].get('trainer') == 'unsloth': import unsloth  # noqa: F401  first, before transformers and trl
+    from metamath_nb.finetune import finetune
     finetune(FinetuneConfig(**job['finetune']), job['rows'], job['out_dir'], seed=job['seed'], data_dir=job['data_dir'])
     return 0
 
@@ -78,7 +84,8 @@ def _stream(cmd, log: Path) -> tuple[int, str]:
         os.killpg(p.pid, signal.SIGTERM); p.wait(); raise
 
 def run_finetune(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, data_dir=None) -> FinetuneResult:
-    "Fine-tune as params say: in this process, or under `accelerate launch` on `cfg.num_processes` processes"
+    "Fine-tune as params say: in this process, under `accelerate launch` on `cfg.num_processes` processes, or (unsloth) in a fresh one"
+    from metamath_nb.finetune import finetune, recorded_result
     if not launched(cfg): return finetune(cfg, rows, out_dir, seed=seed, data_dir=data_dir)
     if (done := recorded_result(out_dir)): return done
     cmd = launch_command(cfg, write_job(cfg, rows, out_dir, seed, data_dir))
@@ -86,5 +93,5 @@ def run_finetune(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, data_dir=No
     print('$', ' '.join(cmd), flush=True)
     rc, tail = _stream(cmd, log)
     if rc or (res := recorded_result(out_dir)) is None:
-        raise LaunchFailed(f"accelerate launch exited with {rc} and no result in {out_dir}; end of {log}:\n{tail}")
+        raise LaunchFailed(f"the launched fine-tune ({cmd[2]}) exited with {rc} and no result in {out_dir}; end of {log}:\n{tail}")
     return res

@@ -11,6 +11,7 @@ from typing import Optional
 
 import pandas as pd
 
+from .files import atomic_open, atomic_write_text, replace_dir, unique_tmp_dir
 from .curate import CurationResult, as_row, markdown_table
 from .vocabulary import (AUG_NAMES, CURATION_FUNNEL, DATASET_NAMES, DISAGREEMENT, FUNNEL, METAMATHQA_FIELDS,
                          METAMATHQA_TYPES, paper_numbers, parse_type)
@@ -66,22 +67,23 @@ def dataset_card(rows: list[dict], name: str, curation: Optional[CurationResult]
 # %% ../nbs/06c_mmqa_export.ipynb #417b6f16
 def export_metamathqa(rows: list[dict], out_dir, name: str = 'metamathqa-synthetic',
                       curation: Optional[CurationResult] = None, notes: str = '') -> dict:
-    "Write rows as JSONL, a `datasets` dataset, provenance, composition and a dataset card; return the paths"
+    "Write rows as JSONL, a `datasets` dataset, provenance, composition and a dataset card (each file whole or not at all); return the paths"
     import datasets
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     rows = [as_row(r, i) for i, r in enumerate(rows)]
     core = [{k: r[k] for k in METAMATHQA_FIELDS} for r in rows]
     paths = {'jsonl': out/'metamathqa.jsonl', 'hf': out/'hf', 'provenance': out/'provenance.jsonl',
              'composition': out/'composition.csv', 'card': out/'README.md'}
-    with open(paths['jsonl'], 'w') as f: f.writelines(json.dumps(r, ensure_ascii=False) + '\n' for r in core)
-    with open(paths['provenance'], 'w') as f:
+    with atomic_open(paths['jsonl']) as f: f.writelines(json.dumps(r, ensure_ascii=False) + '\n' for r in core)
+    with atomic_open(paths['provenance']) as f:
         f.writelines(json.dumps({'row': i, **{k: v for k, v in r.items() if k not in METAMATHQA_FIELDS}}, ensure_ascii=False, default=str) + '\n' for i, r in enumerate(rows))
-    ds = datasets.Dataset.from_dict({k: [r[k] for r in core] for k in METAMATHQA_FIELDS})
-    ds.save_to_disk(str(paths['hf']))
-    composition(rows).to_csv(paths['composition'], index=False)
-    paths['card'].write_text(dataset_card(rows, name, curation, notes))
+    ds, tmp = datasets.Dataset.from_dict({k: [r[k] for r in core] for k in METAMATHQA_FIELDS}), unique_tmp_dir(paths['hf'])
+    ds.save_to_disk(str(tmp)); replace_dir(tmp, paths['hf'])
+    with atomic_open(paths['composition']) as f: composition(rows).to_csv(f, index=False)
+    atomic_write_text(paths['card'], dataset_card(rows, name, curation, notes))
     if curation is not None:
-        paths['removed'] = out/'removed.csv'; curation.removed.to_csv(paths['removed'], index=False)
+        paths['removed'] = out/'removed.csv'
+        with atomic_open(paths['removed']) as f: curation.removed.to_csv(f, index=False)
     return paths
 
 # %% ../nbs/06c_mmqa_export.ipynb #45097d4d

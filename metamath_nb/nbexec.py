@@ -59,7 +59,7 @@ def executed_notebooks(nbs:list, # library notebooks to execute
                        cache:Path, # where executed copies are kept
                        workers:int=2 # notebooks run at once, each in its own process
                       )->tuple[dict, list]:
-    "Executed copies of `nbs` (from the cache where valid, else run now): ({notebook: executed copy}, errors)"
+    "Executed copies of `nbs` (from the cache where valid, else run now): ({notebook: executed copy}, errors); a notebook whose cells raised is neither cached nor returned"
     from concurrent.futures import ThreadPoolExecutor
     cache = Path(cache); cache.mkdir(parents=True, exist_ok=True)
     out, todo, errors = {}, [], []
@@ -67,20 +67,23 @@ def executed_notebooks(nbs:list, # library notebooks to execute
         dest = cache/f"{Path(nb).stem}-{exec_key(nb, root)}.ipynb"
         out[Path(nb)] = dest
         if not dest.exists(): todo.append((Path(nb), dest, Path(root)))
+    dests = {nb: dest for nb, dest, _ in todo}
     if todo:
         print(f"executing {len(todo)} notebook(s) for the docs ({workers} at a time; {len(nbs) - len(todo)} from the cache)", flush=True)
         with ThreadPoolExecutor(max(1, workers)) as ex:
             for nb, errs, secs in ex.map(lambda a: _execute_one(*a), todo):
                 print(f"  {nb.name}: {secs:.0f}s" + (f", {len(errs)} error(s)" if errs else ''), flush=True); errors += errs
+                if errs: Path(dests[nb]).unlink(missing_ok=True)   # never cached: the next build runs it again (and fails again)
     for nb, dest, _ in todo:
-        if not dest.exists(): out.pop(nb)   # it could not even start: the page falls back to the committed notebook
+        if not dest.exists(): out.pop(nb)   # it failed or could not even start: the page falls back to the committed notebook
     return out, errors
 
 # %% ../nbs/40b_nbexec.ipynb #4656af9d
 def run_notebook(nb_name:str, # a study or report notebook, e.g. '50_synthesize.ipynb'
                  outputs_root # the outputs folder
                 )->tuple[Path, str]|None:
-    "The newest executed copy of a study or report notebook under `outputs_root`, with a line naming its run; None if none"
+    "The executed copy of a study or report notebook from the run whose stage ended last under `outputs_root` (done or failed), with a line naming its run; None if none"
+    from metamath_nb.escape import md_text
     from metamath_nb.stages import read_stage
     from metamath_nb.vocabulary import REPORT_NOTEBOOK, STAGE_NOTEBOOKS
     root = Path(outputs_root)
@@ -91,11 +94,15 @@ def run_notebook(nb_name:str, # a study or report notebook, e.g. '50_synthesize.
         return f, f"This page shows the report executed over `{root.name}/` on {when} (`metamath-nb report`)."
     stage = {v: k for k, v in STAGE_NOTEBOOKS.items()}.get(nb_name)
     if stage is None: return None
-    done = [(read_stage(f.parents[1], stage).get('ended') or '', f) for f in root.glob(f'*/*/{stage}/{nb_name}')
-            if read_stage(f.parents[1], stage).get('status') == 'done']
-    if not done: return None
-    ended, f = max(done)
+    runs = [(r.get('ended') or r.get('started') or '', str(f), r, f) for f in root.glob(f'*/*/{stage}/{nb_name}')
+            if (r := read_stage(f.parents[1], stage)).get('status') in ('done', 'failed', 'interrupted')]
+    if not runs: return None
+    ended, _, rec, f = max(runs, key=lambda t: t[:2])
     man = f.parents[1]/'manifest.json'
     commit = ((json.loads(man.read_text()).get('git') or {}).get('commit') or '')[:8] if man.exists() else ''
-    return f, (f"This page shows the outputs of run `{f.parents[2].name}/{f.parents[1].name}` (stage `{stage}` finished "
-               f"{ended.replace('T', ' ')[:16]}{f', commit {commit}' if commit else ''}), executed by `metamath-nb reproduce`.")
+    run, when = f"`{f.parents[2].name}/{f.parents[1].name}`", f"{ended.replace('T', ' ')[:16]}{f', commit {commit}' if commit else ''}"
+    if rec['status'] == 'done':
+        return f, f"This page shows the outputs of run {run} (stage `{stage}` finished {when}), executed by `metamath-nb reproduce`."
+    why = md_text(((rec.get('error') or '').rsplit('\n---\n', 1)[-1].strip().splitlines() or ['no error recorded'])[0][:300])   # 'ValueError: ...'
+    return f, (f"**The latest run of this stage {rec['status']}**: run {run} (stage `{stage}` {rec['status']} {when}): {why}. "
+               "This page shows its outputs up to the cell that stopped it.")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from .config import RunConfig, ParamsError, load_params
+from .plan import fit_problems
 from .rundir import RunDir, reopen_run, start_run
 from .vocabulary import (ANALYSIS_DATA, BENCHMARKS, METAMATHQA_TYPES, RUN_DATA, SEED_SOURCES, SFT_TYPES, STAGE_NAMES, TEST_SETS,
                                     data_item, require_keys)
@@ -110,6 +111,7 @@ def _teacher_checks(cfg: RunConfig):
         yield ('teacher', 'api_key_env'), f"the environment variable {t.api_key_env} is not set (it must hold the teacher's API key)"
     if t.budget_usd is not None and t.model not in t.prices: yield ('teacher', 'budget_usd'), f"set, but teacher.prices has no entry for '{t.model}': the budget cannot be enforced"
     if t.backend != 'openai' and t.device == 'cuda' and not _cuda(): yield ('teacher', 'device'), "cuda, but CUDA is not available here"
+    if t.cache_path and Path(t.cache_path).is_dir(): yield ('teacher', 'cache_path'), f"{t.cache_path}: a folder; name the SQLite file in it, e.g. {Path(t.cache_path)/'teacher.sqlite'}"
 
 def vllm_problem(v) -> str:
     "'' when a vLLM server can be had (endpoints given, or a vLLM environment to start one from); else why not"
@@ -238,9 +240,10 @@ _CHECKS = {'synthesize': [_teacher_checks, _augment_checks, _teacher_budget], 'f
 require_keys(_CHECKS, STAGE_NAMES, 'metamath_nb.preflight._CHECKS')   # a new stage gets its checks here
 
 def preflight(cfg: RunConfig, stages=None) -> list[str]:
-    "Every problem the params would meet in `stages` (default: all the params list), as 'where: field: message' lines"
+    "Every problem the params would meet in `stages` (default: all the params list), as 'where: field: message' lines (a model that cannot fit its GPUs among them)"
     out = []
-    for check in [_data_checks] + [c for s in (stages or cfg.stages) for c in _CHECKS.get(s, [])]:
+    stages = stages or cfg.stages
+    for check in [_data_checks] + [c for s in stages for c in _CHECKS.get(s, [])] + [lambda c: fit_problems(c, stages)]:
         for loc, msg in check(cfg):
             line = f"{cfg.where(*loc)}: field '{'.'.join(map(str, loc))}': {msg}"
             if line not in out: out.append(line)

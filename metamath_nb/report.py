@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Optional
 
 import pandas as pd
+from .escape import md_text
+from .files import atomic_write_text
 from .run_records import ReportError, collect_runs, read_csv, run_summary
 from .stats import pct
-from .vocabulary import AUG_NAMES, STAGE_NAMES, paper_numbers
+from .vocabulary import AUG_NAMES, RELEASED_CHECKPOINTS, STAGE_NAMES, paper_numbers
 
 # %% auto #0
-__all__ = ['NOT_RUN', 'PAPER_BENCH', 'short', 'runs_overview', 'table1', 'table3_key', 'types_key', 'table2', 'table3',
-           'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list', 'lead_with_runs']
+__all__ = ['NOT_RUN', 'PAPER_BENCH', 'RELEASED', 'short', 'runs_overview', 'table1', 'table3_key', 'types_key', 'table2',
+           'table3', 'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list',
+           'lead_with_runs']
 
 # %% ../nbs/41_report.ipynb #4ffa4887
 NOT_RUN = 'not run'
@@ -26,11 +29,12 @@ def short(h, n: int = 8) -> str:
     return '' if h is None or (isinstance(h, float) and math.isnan(h)) else str(h)[:n]
 
 def runs_overview(runs: pd.DataFrame) -> pd.DataFrame:
-    "The runs as the report shows them: study, run id, labels, params hash and commit (8 characters, '+' when dirty), stages"
+    "The runs as the report shows them: study, run id, labels, params hash and commit (8 characters, '+' when dirty), stages (and why a stage is stale, where one is)"
     out = runs[['study', 'run_id', 'labels']].copy()
     out['params'] = runs.params_hash.map(short)
     out['commit'] = [short(c) + ('+' if d is True else '') for c, d in zip(runs.git_commit, runs.git_dirty)]
     for c in ['status', *STAGE_NAMES]: out[c] = runs[c]
+    if runs.stale.astype(bool).any(): out['stale'] = runs.stale
     return out.reset_index(drop=True)
 
 # %% ../nbs/41_report.ipynb #611a9cd2
@@ -95,8 +99,12 @@ def types_key(types) -> Optional[tuple]:
 def _norm(name) -> str: return re.sub(r'[^a-z0-9.]', '', str(name).lower())
 
 # %% ../nbs/41_report.ipynb #00ce2edc
-PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math'}  # paper column -> our benchmark name
+PAPER_BENCH = {'GSM8K': 'gsm8k', 'MATH': 'math', 'GSM8K-Backward': 'gsm8k_backward'}  # paper column -> our benchmark name
 _ACC_COLS = ['section', 'row', 'benchmark', 'ours', 'ours_robust', 'n', 'paper', 'diff', 'run_id', 'status']
+
+def _eval_status(r) -> str:
+    "A run's evaluation as the status column says it: 'evaluate: done', 'evaluate: failed', 'evaluate: stale (why)'"
+    return f"evaluate: {r.evaluate}" + (f" ({r.stale})" if r.evaluate == 'stale' else '')
 
 def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
     "One line per benchmark column of a paper row and per matching run ('not run' without one)"
@@ -107,7 +115,7 @@ def _accuracy_lines(paper_row: pd.DataFrame, runs: pd.DataFrame) -> list[dict]:
         for _, r in runs.iterrows():
             s = run_summary(r.path)
             b = s.benchmarks.get(PAPER_BENCH.get(p.column, p.column)) if s else None
-            status = f"evaluate: {r.evaluate}" if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
+            status = _eval_status(r) if b is not None or r.evaluate != 'done' else f"{PAPER_BENCH.get(p.column)} not evaluated"
             out.append({**base, 'run_id': r.run_id, 'status': status, **({'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n} if b else {})})
     return out
 
@@ -122,13 +130,24 @@ def _finish(lines) -> pd.DataFrame:
 def _summary_lines(r, section: str, row: str, why: str) -> list[dict]:
     "Every benchmark of a run's evaluation, with no paper number (a run that no paper row claims)"
     s = run_summary(r.path)
-    if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"evaluate: {r.evaluate}; {why}"}]
+    if s is None: return [{'section': section, 'row': row, 'benchmark': '-', 'paper': float('nan'), 'run_id': r.run_id, 'status': f"{_eval_status(r)}; {why}"}]
+    why = why if r.evaluate == 'done' else f"{_eval_status(r)}; {why}"
     return [{'section': section, 'row': row, 'benchmark': bn, 'ours': pct(b.acc('metamath')), 'ours_robust': pct(b.acc('robust')), 'n': b.n,
              'paper': float('nan'), 'run_id': r.run_id, 'status': why} for bn, b in s.benchmarks.items()]
 
 # %% ../nbs/41_report.ipynb #0aee7eae
-def _table2_runs(runs, row) -> pd.DataFrame:
-    return runs[(runs.label_table == 'table2') & (runs.label_row.map(_norm) == _norm(row))]
+RELEASED = 'released checkpoint, evaluated here'
+
+def _table2_runs(runs, row, released: bool = False) -> pd.DataFrame:
+    "The runs labelled with this Table 2 row: those of the released checkpoint (labels.checkpoint: released), or the others"
+    return runs[(runs.label_table == 'table2') & (runs.label_row.map(_norm) == _norm(row)) & ((runs.label_checkpoint == 'released') == released)]
+
+def _released_lines(g: pd.DataFrame, runs) -> list[dict]:
+    "A paper row's released checkpoint evaluated here: its GSM8K and MATH beside the paper's, and GSM8K-Backward (no number printed)"
+    row = g.row.iloc[0]
+    if row not in RELEASED_CHECKPOINTS: return []
+    rel = pd.concat([g, g.iloc[[0]].assign(column='GSM8K-Backward', value=float('nan'))]).assign(row=f"{row} ({RELEASED})")
+    return _accuracy_lines(rel, _table2_runs(runs, row, released=True))
 
 def _other_runs(runs: pd.DataFrame, paper_rows) -> list[dict]:
     "Evaluated runs that no paper row of Table 2 or 3 claims: every benchmark of their summary"
@@ -143,9 +162,9 @@ def _other_runs(runs: pd.DataFrame, paper_rows) -> list[dict]:
     return out
 
 def table2(outputs_root) -> pd.DataFrame:
-    "Table 2: accuracy of runs labelled table2 beside the paper's rows, then every other evaluated run"
+    "Table 2 (and Table 8): accuracy of runs labelled table2 beside the paper's rows, each released checkpoint evaluated here under its row, then every other evaluated run"
     paper, runs = paper_numbers('table2'), collect_runs(outputs_root)
-    lines = [l for row, g in paper.groupby('row', sort=False) for l in _accuracy_lines(g, _table2_runs(runs, row))]
+    lines = [l for row, g in paper.groupby('row', sort=False) for l in _accuracy_lines(g, _table2_runs(runs, row)) + _released_lines(g, runs)]
     return _finish(lines + _other_runs(runs, paper.row.unique()))
 
 # %% ../nbs/41_report.ipynb #be1755f0
@@ -190,11 +209,10 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/41_report.ipynb #294f4706
 def to_markdown(df: pd.DataFrame) -> str:
-    "A GitHub-flavoured markdown table of `format_table(df)`"
+    "A GitHub-flavoured markdown table of `format_table(df)`, each cell written as text (`metamath_nb.escape.md_text`: a run label or id from params never becomes markup)"
     f = format_table(df)
-    esc = lambda s: str(s).replace('|', '\\|')
-    lines = ['| ' + ' | '.join(map(esc, f.columns)) + ' |', '|' + '|'.join('---' for _ in f.columns) + '|']
-    return '\n'.join(lines + ['| ' + ' | '.join(map(esc, r)) + ' |' for r in f.itertuples(index=False)]) + '\n'
+    lines = ['| ' + ' | '.join(map(md_text, f.columns)) + ' |', '|' + '|'.join('---' for _ in f.columns) + '|']
+    return '\n'.join(lines + ['| ' + ' | '.join(map(md_text, r)) + ' |' for r in f.itertuples(index=False)]) + '\n'
 
 _TEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{', '}': r'\}',
         '~': r'\textasciitilde{}', '^': r'\textasciicircum{}'}
@@ -217,7 +235,7 @@ def save_table(df: pd.DataFrame, out_dir, name: str, caption: str = '') -> dict:
     "Write `name`.md, `name`.csv and `name`.tex into `out_dir`; returns {'md': path, 'csv': path, 'tex': path}"
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     paths = {'md': out/f"{name}.md", 'csv': out/f"{name}.csv", 'tex': out/f"{name}.tex"}
-    paths['md'].write_text(to_markdown(df)); paths['csv'].write_text(to_csv(df)); paths['tex'].write_text(to_latex(df, caption))
+    for k, text in (('md', to_markdown(df)), ('csv', to_csv(df)), ('tex', to_latex(df, caption))): atomic_write_text(paths[k], text)
     return paths
 
 # %% ../nbs/41_report.ipynb #98f1b598

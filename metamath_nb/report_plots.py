@@ -12,10 +12,11 @@ from .run_records import FUNNEL_COLUMNS, collect_runs, read_csv, run_summary
 from .stats import pct, wilson_err
 
 # %% auto #0
-__all__ = ['CI_LABEL', 'plot_funnel', 'plot_accuracy', 'plot_table3', 'plot_accuracy_by_length']
+__all__ = ['CI_LABEL', 'FIG_DPI', 'plot_funnel', 'plot_accuracy', 'plot_table3', 'plot_accuracy_by_length']
 
 # %% ../nbs/41b_report_plots.ipynb #e8b4a416
 CI_LABEL = 'whiskers: 95% Wilson interval'
+FIG_DPI = 150   # pixels per inch of the figures as shown (the HTML report, the docs): their 7-8 pt legends readable at their own size
 
 def _ci_legend(ax, **kw):
     "A legend whose last entry says what the whiskers are"
@@ -27,7 +28,7 @@ def _ci_legend(ax, **kw):
 def _no_data(message: str):
     "A small figure that only says why there is nothing to plot"
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 1.6))
+    fig, ax = plt.subplots(figsize=(6, 1.6), dpi=FIG_DPI)
     ax.text(0.5, 0.5, message, ha='center', va='center', fontsize=11); ax.set_axis_off()
     plt.close(fig); return fig
 
@@ -37,7 +38,7 @@ def plot_funnel(outputs_root):
     import matplotlib.pyplot as plt
     runs = [r for _, r in collect_runs(outputs_root).iterrows() if (Path(r.path)/'synthesize'/'funnel.csv').exists()]
     if not runs: return _no_data(f"no synthesis run with a funnel yet in {outputs_root}")
-    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 3.8), squeeze=False, dpi=FIG_DPI)
     for ax, r in zip(axes[0], runs):
         f = read_csv(Path(r.path)/'synthesize'/'funnel.csv', FUNNEL_COLUMNS)
         counts = f[FUNNEL_COLUMNS[1:]].to_numpy(dtype=float)
@@ -60,7 +61,7 @@ def plot_accuracy(outputs_root):
     import matplotlib.pyplot as plt
     items = _evaluated(outputs_root)
     if not items: return _no_data(f"no evaluated run yet in {outputs_root}")
-    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(items) + 2.5), 4))
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(items) + 2.5), 4), dpi=FIG_DPI)
     w = 0.38
     for j, (g, color) in enumerate([('metamath', 'C0'), ('robust', 'C1')]):
         acc = [pct(b.acc(g)) if b.acc(g) is not None else 0.0 for _, _, b in items]
@@ -83,7 +84,7 @@ def plot_table3(outputs_root):
     import matplotlib.pyplot as plt
     t = table3(outputs_root)
     sections = list(dict.fromkeys(t.section))
-    fig, axes = plt.subplots(len(sections), 1, figsize=(11, 4 * len(sections)), squeeze=False)
+    fig, axes = plt.subplots(len(sections), 1, figsize=(11, 4 * len(sections)), squeeze=False, dpi=FIG_DPI)
     for ax, sec in zip(axes[:, 0], sections):
         s = t[t.section == sec].reset_index(drop=True)
         x, w = range(len(s)), 0.4
@@ -105,7 +106,7 @@ def plot_accuracy_by_length(outputs_root, grader: str = 'metamath'):
     import matplotlib.pyplot as plt
     series = [(f"{r.run_id} · {bn} (n={b.n})", b.by_length) for r, bn, b in _evaluated(outputs_root) if b.by_length]
     if not series: return _no_data(f"no evaluation with a by-length breakdown yet in {outputs_root}")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=FIG_DPI)
     for label, bl in series:
         acc = [x.accuracy.get(grader) for x in bl]
         err = list(zip(*[wilson_err(a, x.n) for a, x in zip(acc, bl)]))

@@ -13,15 +13,16 @@ import yaml
 from .config import RunConfig, load_params, parse_overrides, ParamsError
 from .console import stage_console, notebook_html
 from .run_records import run_summary_text
-from .preflight import check_params
+from .plan import plan_run
+from .preflight import check_params, preflight
 from .rundir import RunBusy, RunDir, start_run
 from .stages import begin_stage, end_stage, stage_is_done
 from .vocabulary import REPORT_NOTEBOOK, STAGE_NAMES, STAGE_NOTEBOOKS
 from .yaml_lines import suggest
 
 # %% auto #0
-__all__ = ['DEFAULT_CACHE', 'EXIT_FAILED', 'EXIT_BUSY', 'EXIT_USAGE', 'nbs_dir', 'StageFailed', 'run_stage', 'reproduce',
-           'reproduce_batch', 'run_report', 'build_parser', 'main']
+__all__ = ['PREFLIGHT_CHECKS', 'DEFAULT_CACHE', 'EXIT_FAILED', 'EXIT_BUSY', 'EXIT_USAGE', 'nbs_dir', 'StageFailed', 'run_stage',
+           'reproduce', 'reproduce_batch', 'dry_run', 'run_report', 'build_parser', 'main']
 
 # %% ../nbs/09_reproduce.ipynb #74dd20d8
 def nbs_dir() -> Path:
@@ -99,6 +100,18 @@ def reproduce_batch(folder, **kw) -> dict:
         except (StageFailed, ParamsError) as e: res[str(f)] = 'failed'; print(e, file=sys.stderr)
     return res
 
+# %% ../nbs/09_reproduce.ipynb #c6b23a2e
+PREFLIGHT_CHECKS = ('names and types', 'models at hand', 'limits', 'prompt files', 'data files and seeds', 'secrets',
+                    'token budgets against the contexts', 'memory against the GPUs')   # what metamath_nb.preflight checks
+
+def dry_run(params, stages=None, overrides=None) -> tuple[str, list[str]]:
+    "The plan of the run of `params` as text, and the problems preflight finds; nothing is run or written"
+    cfg = load_params(params, **(overrides or {}))
+    todo = [s for s in cfg.stages if not stages or s in stages]
+    probs = preflight(cfg, todo)
+    head = f"\n\n[preflight] checks {', '.join(PREFLIGHT_CHECKS)}: "
+    return plan_run(cfg, todo).text() + head + (f"{len(probs)} problem(s)\n  " + '\n  '.join(probs) if probs else 'no problem found'), probs
+
 # %% ../nbs/09_reproduce.ipynb #b5e5fbc9
 def run_report(outputs_root='outputs', report_dir=None, nbs=None) -> Path:
     "Execute the report notebook over `outputs_root`; the executed notebook, its HTML and the tables go to `report_dir`"
@@ -146,13 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--wait', action='store_true', help='when another process is writing the same run, wait for it instead of stopping')
     r.add_argument('--report', action='store_true', help='afterwards, rebuild the report from the outputs folder')
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' output while they run")
+    r.add_argument('--dry-run', action='store_true', help='print the plan (stages, models, data, tokens, teacher calls and cost, memory per stage against the GPUs) and the preflight problems; run and write nothing')
     rp = sub.add_parser('report', help='rebuild the tables and figures from the run folders', description='Rebuild the report (tables, figures) from the run folders under --outputs.')
     rp.add_argument('--outputs', default='outputs', metavar='DIR', help='root of the run folders (default: outputs)')
     rp.add_argument('--dir', default=None, metavar='DIR', help='where the report goes (default: <outputs>/report)')
     c = sub.add_parser('cache', help="inspect the teacher's call cache", description="Inspect the teacher's call cache (SQLite): counts and cost, an integrity check, or an export.")
-    c.add_argument('action', choices=['stats', 'check', 'export'], help='stats: samples, tokens, cost and failures; check: SQLite integrity check; export: every cached sample as JSON lines')
+    c.add_argument('action', choices=['stats', 'check', 'export', 'batches'], help='stats: samples, tokens, cost and failures; check: SQLite integrity check; export: every cached sample as JSON lines; batches: the batches of teacher.mode batch (with --cancel)')
     c.add_argument('path', nargs='?', default=None, help=f'the cache file (default: {DEFAULT_CACHE})')
     c.add_argument('out', nargs='?', default=None, help='export: the JSON lines file to write (`cache export OUT` exports the default cache)')
+    c.add_argument('--cancel', default=None, metavar='TOKEN|BATCH_ID|all', help='batches: cancel the open batches named (what they finished is kept)')
     return ap
 
 def _cache(a) -> int:
@@ -162,6 +177,10 @@ def _cache(a) -> int:
     if a.action == 'export' and out is None:
         if path is None: print("metamath-nb cache export: name the output file: metamath-nb cache export [PATH] OUT", file=sys.stderr); return EXIT_USAGE
         path, out = None, path
+    if a.action == 'batches':
+        from metamath_nb.batch_mode import batches_main
+        if not Path(path or DEFAULT_CACHE).exists(): print(f"metamath-nb cache batches: no teacher cache at {path or DEFAULT_CACHE}", file=sys.stderr); return EXIT_FAILED
+        return 0 if batches_main(path or DEFAULT_CACHE, a.cancel) == 0 else EXIT_FAILED
     if path is None and not Path(DEFAULT_CACHE).exists():
         print(f"metamath-nb cache: no teacher cache at {DEFAULT_CACHE} yet (the first synthesis makes it, under the outputs "
               "folder of the run); name the cache file: metamath-nb cache {a.action} PATH", file=sys.stderr); return EXIT_FAILED
@@ -176,8 +195,17 @@ def _report(a) -> int:
         print(f"metamath-nb report: --outputs {a.outputs}: no such folder (the run folders are read from there)", file=sys.stderr); return EXIT_USAGE
     print('report in', run_report(a.outputs, a.dir)); return 0
 
+def _dry_run(a) -> int:
+    "metamath-nb reproduce PARAMS --dry-run: the plan of each params file; exit 1 when preflight finds a problem"
+    files = sorted(Path(a.params).glob('*.y*ml')) if Path(a.params).is_dir() else [a.params]
+    bad = False
+    for f in files:
+        text, probs = dry_run(f, a.stages, parse_overrides(a.overrides)); print(text, end='\n\n'); bad |= bool(probs)
+    return EXIT_FAILED if bad else 0
+
 def _reproduce(a) -> int:
     "metamath-nb reproduce PARAMS [options]: with --report, the report is rebuilt also when a stage failed (it says which and why)"
+    if a.dry_run: return _dry_run(a)
     kw = dict(stages=a.stages, force=a.force, outputs_root=a.outputs, overrides=parse_overrides(a.overrides), log_output=a.log_output, wait=a.wait)
     if Path(a.params).is_dir():
         res = reproduce_batch(a.params, **kw); print(json.dumps(res, indent=1))
@@ -199,7 +227,7 @@ def _os_error(e: OSError) -> str:
     return f"{e.strerror or e}{where}"
 
 def main(argv=None) -> int:
-    "metamath-nb reproduce PARAMS [options] | report [options] | cache stats|check|export [PATH] [OUT]"
+    "metamath-nb reproduce PARAMS [options] | report [options] | cache stats|check|export|batches [PATH] [OUT] [--cancel ID]"
     a = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))   # bad arguments: usage and exit 2
     try: return {'cache': _cache, 'report': _report, 'reproduce': _reproduce}[a.cmd](a)
     except RunBusy as e: print(f"metamath-nb: {e}", file=sys.stderr); return EXIT_BUSY

@@ -10,15 +10,17 @@ from typing import Optional
 
 import pandas as pd
 import yaml
+from pydantic import ValidationError
 from .config import RunConfig, params_hash
 from .eval_metrics import BenchSummary, EvalSummary, LengthGroup
-from .stages import read_stage, stage_seconds
+from .stages import read_stage, stale_stages, stage_seconds
 from .vocabulary import CURATION_FUNNEL, STAGE_NAMES
 from .yaml_lines import parse_yaml
 
 # %% auto #0
 __all__ = ['FUNNEL_COLUMNS', 'RUN_COLUMNS', 'ReportError', 'read_json', 'read_yaml', 'read_csv', 'write_fixture_run',
-           'fixture_bench', 'fixture_outputs', 'run_dirs', 'collect_runs', 'run_summary', 'run_summary_text']
+           'fixture_bench', 'fixture_outputs', 'run_dirs', 'run_stale', 'collect_runs', 'run_summary',
+           'run_summary_text']
 
 # %% ../nbs/41a_run_records.ipynb #120dd803
 class ReportError(ValueError):
@@ -107,8 +109,8 @@ def fixture_outputs(root) -> Path:
     return fx
 
 # %% ../nbs/41a_run_records.ipynb #79813b5b
-RUN_COLUMNS = ['study', 'run_id', 'label_table', 'label_row', 'labels', 'params_hash', 'git_commit', 'git_dirty', 'status',
-               *STAGE_NAMES, 'base_model', 'types', 'start_time', 'end_time', 'path']
+RUN_COLUMNS = ['study', 'run_id', 'label_table', 'label_row', 'label_checkpoint', 'labels', 'params_hash', 'git_commit', 'git_dirty', 'status',
+               *STAGE_NAMES, 'stale', 'base_model', 'types', 'start_time', 'end_time', 'path']
 
 def run_dirs(outputs_root) -> list[Path]:
     "Every run folder `outputs_root/<study>/<run_id>/` (one holding manifest.json or params.yaml), sorted"
@@ -117,13 +119,19 @@ def run_dirs(outputs_root) -> list[Path]:
     return sorted(p for p in root.glob('*/*') if p.is_dir() and not p.name.startswith('.')
                   and ((p/'manifest.json').exists() or (p/'params.yaml').exists()))
 
-def _stage_status(p: Path, stage: str, stages) -> str:
-    "done/failed/running from stage.json; pending if planned but not started; '-' if not part of the run"
+def _stage_status(p: Path, stage: str, stages, stale=()) -> str:
+    "done/failed/running from stage.json (stale: done, but among `stale`); pending if planned but not started; '-' if not part of the run"
     f = p/stage/'stage.json'
     if not f.exists(): return 'pending' if stage in stages else '-'
     s = read_stage(p, stage, error=ReportError).get('status')
     if s is None: raise ReportError(f"{f}:1: field 'status' is missing")
-    return s
+    return 'stale' if s == 'done' and stage in stale else s
+
+def run_stale(p: Path, params: dict) -> dict[str, list[str]]:
+    "Stage -> why it is stale, for a run folder and its params (none where the params are not a valid run of this version)"
+    try: cfg = RunConfig.model_validate(params)
+    except ValidationError: return {}
+    return stale_stages(p, cfg)
 
 # %% ../nbs/41a_run_records.ipynb #0cc8a0c6
 def _run_record(p: Path) -> dict:
@@ -133,12 +141,12 @@ def _run_record(p: Path) -> dict:
     labels = params.get('labels') or {}
     if not isinstance(labels, dict): raise ReportError(f"{p/'params.yaml'}: field 'labels': expected a mapping, got {labels!r}")
     stages = params.get('stages', list(STAGE_NAMES))
-    git = man.get('git') or {}
+    git, stale = man.get('git') or {}, run_stale(p, params)
     return {'study': params.get('study', man.get('study', p.parent.name)), 'run_id': man.get('run_id', p.name),
-            'label_table': labels.get('table', ''), 'label_row': labels.get('row', ''),
+            'label_table': labels.get('table', ''), 'label_row': labels.get('row', ''), 'label_checkpoint': labels.get('checkpoint', ''),
             'labels': ', '.join(f"{k}={v}" for k, v in labels.items()), 'params_hash': man.get('params_hash'),
             'git_commit': git.get('commit'), 'git_dirty': git.get('dirty'), 'status': man.get('status', 'no manifest'),
-            **{s: _stage_status(p, s, stages) for s in STAGE_NAMES},
+            **{s: _stage_status(p, s, stages, stale) for s in STAGE_NAMES}, 'stale': '; '.join(w for ws in stale.values() for w in ws),
             'base_model': (params.get('finetune') or {}).get('base_model'), 'types': list((params.get('finetune') or {}).get('types') or []),
             'start_time': man.get('start_time'), 'end_time': man.get('end_time'), 'path': str(p)}
 
@@ -155,12 +163,13 @@ def run_summary(run_path) -> Optional[EvalSummary]:
 
 # %% ../nbs/41a_run_records.ipynb #798ff58a
 def _stage_line(run: Path) -> str:
-    parts = []
+    parts, stale = [], run_stale(run, read_yaml(run/'params.yaml')) if (run/'params.yaml').exists() else {}
     for s in STAGE_NAMES:
         if not (run/s/'stage.json').exists(): continue
         st = read_stage(run, s, error=ReportError)
         secs = f" {t:.0f}s" if (t := stage_seconds(st)) is not None else ''
-        parts.append(f"{s} {st.get('status')}{secs}")
+        why = f" ({'; '.join(stale[s])})" if s in stale else ''
+        parts.append(f"{s} {'stale' if why else st.get('status')}{secs}{why}")
     return ', '.join(parts) or 'no stage has run'
 
 def _kept_line(run: Path) -> Optional[str]:

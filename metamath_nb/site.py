@@ -20,8 +20,9 @@ from .apidoc import (
     Page, error_markdown, exported_module, link_names, myst_directive, page_name, process_notebook)
 
 # %% auto #0
-__all__ = ['notebooks', 'unique_page_names', 'nbformat_cell', 'page_notebook', 'nav_groups', 'toc_markdown', 'sphinx_conf',
-           'viewcode_index', 'Site', 'build_site', 'quarto_docs_command', 'main']
+__all__ = ['SITE_CSS', 'OFFLINE_SEARCH_JS', 'notebooks', 'unique_page_names', 'nbformat_cell', 'page_notebook', 'nav_groups',
+           'toc_markdown', 'sphinx_conf', 'viewcode_index', 'Site', 'offline_search', 'build_site',
+           'quarto_docs_command', 'main']
 
 # %% ../nbs/40_site.ipynb #510d8661
 def notebooks(root='.' # the project folder
@@ -107,6 +108,13 @@ def toc_markdown(pages:list)->str:
                         for g, ps in nav_groups(pages) if any(p.html != 'index.html' for p in ps))
 
 # %% ../nbs/40_site.ipynb #84d87f2b
+SITE_CSS = """/* Written by metamath_nb.site: the report's and the studies' tables and figures at a size a reader can read */
+.content { width: auto; max-width: 68em; flex: 1 1 46em; min-width: 0; }   /* Furo's 46em column, widened where the window allows */
+article table.docutils { font-size: var(--font-size--small); }            /* the report's widest table (Table 1) fits */
+article .table-wrapper { overflow-x: auto; }                               /* and, on a narrow window, scrolls, never clipped */
+.cell_output img { max-width: 100%; height: auto; }                       /* figures at their own size, shrunk only to fit */
+"""
+
 def sphinx_conf(root:Path, title:str)->str:
     "conf.py of the docs site"
     return textwrap.dedent(f'''\
@@ -125,9 +133,10 @@ def sphinx_conf(root:Path, title:str)->str:
         myst_heading_anchors = 3
         add_module_names = False
         html_copy_source = html_show_sourcelink = False
+        html_static_path, html_css_files = ['_static'], ['metamath.css']   # SITE_CSS, written there by build_site
         html_permalinks_icon = '#'
         suppress_warnings = ['myst.header', 'mystnb.unknown_mime_type', 'misc.highlighting_failure']
-        exclude_patterns = ['.doctrees', 'html', 'jupyter_execute']   # myst-nb copies the notebooks there: not pages
+        exclude_patterns = ['.doctrees', 'html', 'jupyter_execute', '_static']   # myst-nb copies the notebooks there: not pages
 
         # What viewcode would import the package to find, written down by build_site (see viewcode_index)
         _viewcode = json.loads((Path(__file__).parent/'viewcode.json').read_text())
@@ -208,6 +217,32 @@ def _run_notebook_names():
     from metamath_nb.vocabulary import REPORT_NOTEBOOK, STAGE_NOTEBOOKS
     return {*STAGE_NOTEBOOKS.values(), REPORT_NOTEBOOK}
 
+# %% ../nbs/40_site.ipynb #3b1ef462
+OFFLINE_SEARCH_JS = """// Written by metamath_nb.site. Sphinx's search shows a snippet of each page it finds by reading that page; a page
+// opened from file:// may read no other file, so the snippets are missing there. The search page carries the pages'
+// texts (page_texts.js) and, from file:// only, reads them from there.
+(() => { const fetch0 = window.fetch;
+  window.fetch = (url, ...rest) => {
+    const page = decodeURI(String(url)).split('/').pop().split('#')[0];
+    if (location.protocol === 'file:' && window.SITE_PAGE_TEXTS && page in window.SITE_PAGE_TEXTS)
+      return Promise.resolve(new Response('<div role="main">' + window.SITE_PAGE_TEXTS[page] + '</div>'));
+    return fetch0(url, ...rest); }; })();
+"""
+
+def offline_search(out:Path)->int:
+    "Give the search page of the built site `out` the text of every page, so that its results show snippets from file:// too; returns the pages"
+    import html
+    texts = {}
+    for f in sorted(Path(out).glob('*.html')):
+        m = re.search(r'<article[^>]*role="main"[^>]*>(.*?)</article>', f.read_text(), re.S)
+        if m and f.name != 'search.html': texts[f.name] = html.escape(html.unescape(re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', ' ', m.group(1)))))
+    (Path(out)/'_static'/'page_texts.js').write_text('window.SITE_PAGE_TEXTS = ' + json.dumps(texts) + ';\n')
+    (Path(out)/'_static'/'offline_search.js').write_text(OFFLINE_SEARCH_JS)
+    s = Path(out)/'search.html'
+    tags = '<script src="_static/page_texts.js"></script><script src="_static/offline_search.js"></script>'
+    if s.exists(): s.write_text(s.read_text().replace('</head>', tags + '</head>', 1))
+    return len(texts)
+
 # %% ../nbs/40_site.ipynb #592d3f10
 def build_site(root='.',      # the project folder (holds pyproject.toml)
                out='_site',   # the site folder, relative to `root` (or absolute)
@@ -227,6 +262,7 @@ def build_site(root='.',      # the project folder (holds pyproject.toml)
     index = {n: f'{lib}.{p.module}.{n}' for p in pages if p.module for n in p.documented}
     proc = root/proc; proc.mkdir(parents=True, exist_ok=True)
     _write_if_changed(proc/'conf.py', sphinx_conf(root, cfg.get('title', root.name)))
+    _write_if_changed(proc/'_static'/'metamath.css', SITE_CSS)
     _write_if_changed(proc/'viewcode.json', json.dumps(viewcode_index(pages, cfg.lib_path), indent=1))
     for p in pages:
         nb = page_notebook(p, index, lib)
@@ -238,7 +274,7 @@ def build_site(root='.',      # the project folder (holds pyproject.toml)
                         '-w', str(proc/'warnings.txt'), str(proc), str(proc/'html')], capture_output=True, text=True)
     if r.returncode != 0: raise SiteError(f'sphinx-build failed ({r.returncode}):\n{r.stderr[-3000:]}')
     if out.exists(): shutil.rmtree(out)
-    shutil.copytree(proc/'html', out)
+    shutil.copytree(proc/'html', out); offline_search(out)
     (out/'pages.json').write_text(json.dumps([dict(notebook=p.nb.name, page=p.html, title=p.title, module=p.module, note=p.note,
                                                     documented=p.documented, errors=p.errors) for p in pages], indent=1))
     warnings = [l for l in (proc/'warnings.txt').read_text().splitlines() if 'WARNING' in l or 'ERROR' in l]

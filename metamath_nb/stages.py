@@ -16,8 +16,8 @@ from .rundir import RunDir
 from .vocabulary import STAGES, stage_sections, upstream_stages
 
 # %% auto #0
-__all__ = ['stage_hash', 'read_stage', 'write_stage', 'products_hash', 'stage_inputs', 'stale_inputs', 'begin_stage', 'end_stage',
-           'stage_is_done', 'stage_seconds', 'StageRecord', 'record_stage']
+__all__ = ['stage_hash', 'read_stage', 'write_stage', 'products_hash', 'stage_inputs', 'stale_inputs', 'stale_stages',
+           'begin_stage', 'end_stage', 'stage_is_done', 'stage_seconds', 'StageRecord', 'record_stage']
 
 # %% ../nbs/00f_stages.ipynb #48119850
 def stage_hash(cfg: RunConfig, stage: str) -> str:
@@ -66,6 +66,10 @@ def stale_inputs(run_path, cfg: RunConfig, stage: str) -> list[str]:
     had, now_ = read_stage(run_path, stage).get('inputs') or {}, stage_inputs(run_path, cfg, stage)
     return [f"{s} {'was redone' if had.get(s) else 'was done'} after {stage} started" for s, h in now_.items() if h != had.get(s)]
 
+def stale_stages(run_path, cfg: RunConfig) -> dict[str, list[str]]:
+    "Stage -> why it is stale, for each stage of the run whose record says done but whose inputs changed since it started"
+    return {s: why for s in cfg.stages if s in STAGES and read_stage(run_path, s).get('status') == 'done' and (why := stale_inputs(run_path, cfg, s))}
+
 # %% ../nbs/00f_stages.ipynb #cfbed5a7
 def begin_stage(run: RunDir, stage: str, notebook: str = '', runner: str = 'reproduce', **extra) -> dict:
     "Mark `stage` running under the params it depends on now (their hash) and the products of the stages before it, with its notebook, runner and start time"
@@ -107,7 +111,7 @@ class StageRecord:
         "Record the stage as done (a study notebook's last cell calls this); the run is done once all its stages are"
         if self.by_reproduce: return self
         end_stage(self.run, self.stage, 'done'); self._unwatch()
-        if all(read_stage(self.run.path, s).get('status') == 'done' for s in self.run.cfg.stages if s in STAGES): self.run.finish('done')
+        if all(stage_is_done(self.run.path, self.run.cfg, s) for s in self.run.cfg.stages if s in STAGES): self.run.finish('done')
         return self
 
 # %% ../nbs/00f_stages.ipynb #faa57bcf

@@ -54,10 +54,11 @@ def eval_model(cfg: RunConfig, run: RunDir) -> tuple[str, Optional[str]]:
 
 # %% ../nbs/10_study.ipynb #1778681f
 def run_teacher(cfg: RunConfig, run: RunDir):
-    "The run's teacher, its call cache in `<output_root>/cache/teacher.sqlite` unless the params name one; a vLLM server's record in synthesize/vllm/"
+    "The run's teacher, its call cache in `<output_root>/cache/teacher.sqlite` unless the params name one; a vLLM server's record in synthesize/vllm/, teacher.mode batch's records in synthesize/batches/"
     from metamath_nb.teacher import make_teacher
     path = cfg.teacher.cache_path or str(Path(run.path).parents[1]/'cache'/'teacher.sqlite')
-    return make_teacher(cfg.teacher.model_copy(update={'cache_path': path}), log_dir=Path(run.path)/'synthesize'/'vllm')
+    return make_teacher(cfg.teacher.model_copy(update={'cache_path': path}), log_dir=Path(run.path)/'synthesize'/'vllm',
+                        batch_dir=Path(run.path)/'synthesize'/'batches')
 
 # %% ../nbs/10_study.ipynb #30e05308
 def sft_rows(cfg: RunConfig, run: RunDir) -> list[dict]:

@@ -10,6 +10,7 @@ from .augment import synthesize
 from .curate import curate, curated_counts
 from .data import load_seeds
 from .decontaminate import load_test_index
+from .files import atomic_open, save_figure
 from .mmqa_export import export_metamathqa, final_ledger, funnel_table, plot_funnel
 from .teacher import make_teacher
 
@@ -28,8 +29,8 @@ def synthesis_stage(cfg, run_dir, teacher=None, seeds=None, test_sets=None) -> d
     paths = export_metamathqa(cur.rows, out, name=f'{cfg.study}-{Path(run_dir.path).name}', curation=cur,
                               notes=f'Teacher: {cfg.teacher.backend} {cfg.teacher.model}; {len(seeds)} seeds; augment: {cfg.augment.model_dump()}')
     fun = funnel_table(syn.funnel, cur)
-    fun.to_csv(out/'funnel.csv', index=False)
-    plot_funnel(fun, f'Synthesis funnel: {cfg.study}/{Path(run_dir.path).name}').savefig(out/'funnel.png', dpi=120)
+    with atomic_open(out/'funnel.csv') as f: fun.to_csv(f, index=False)
+    save_figure(plot_funnel(fun, f'Synthesis funnel: {cfg.study}/{Path(run_dir.path).name}'), out/'funnel.png', dpi=120)
     led = final_ledger(syn.ledger, syn.candidates, cur)
     run_dir.write_text('synthesize/ledger.csv', led.to_csv(index=False))
     run_dir.write_text('synthesize/curation.md', cur.summary() + ('\n\nStopped early: ' + syn.stopped if syn.stopped else ''))

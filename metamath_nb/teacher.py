@@ -79,15 +79,17 @@ class JobStats:
 class Teacher:
     "Generates through one backend with the call cache, the ledger and progress bars"
     def __init__(self, cfg: TeacherConfig, backend=None, cache: Optional[TeacherCache] = None, progress=True,
-                 log_dir=None):  # backend vllm: where the servers' records and logs go
-        self.cfg, self.progress, self.stats = cfg, progress, None
+                 log_dir=None,   # backend vllm: where the servers' records and logs go
+                 batch_dir=None, batch_engine=None):  # teacher.mode batch: where the batch records go (default: beside the cache), an engine to use
+        self.cfg, self.progress, self.stats, self.batch_engine = cfg, progress, None, batch_engine
         if backend is None and cfg.backend == 'vllm': backend = VLLMBackend(cfg, log_dir=log_dir)
         self.backend = backend or {'openai': OpenAIBackend, 'hf': HFBackend}[cfg.backend](cfg)
         self.cache = cache or TeacherCache(cfg.cache_path or 'outputs/cache/teacher.sqlite')
         price = cfg.prices.get(cfg.model)
         if cfg.budget_usd is not None and price is None:
             raise ValueError(f"teacher.budget_usd is set but teacher.prices has no entry for model '{cfg.model}': the budget cannot be enforced")
-        self.ledger = Ledger(price, cfg.budget_usd)
+        self.ledger = Ledger(price.in_mode(cfg.mode) if price else None, cfg.budget_usd)   # mode batch: the batch price
+        self.batch_dir = batch_dir or self.cache.path.parent/'batches'
 
     def close(self):
         "Stop what the backend started (vLLM servers)"
@@ -108,7 +110,7 @@ class Teacher:
         todo = {k: r for r, ks in zip(requests, keys) for k in ks if k not in hit}
         pt = sum(math.ceil(prompt_bytes(r) / 4) for r in todo.values()); ct = sum(r.max_tokens for r in todo.values())
         worst = sum(self.ledger.worst(r) for r in todo.values())
-        return {'samples': sum(map(len, keys)), 'cached': sum(k in hit for ks in keys for k in ks), 'calls_to_make': len(todo),
+        return {'mode': self.cfg.mode, 'samples': sum(map(len, keys)), 'cached': sum(k in hit for ks in keys for k in ks), 'calls_to_make': len(todo),
                 'prompt_tokens_est': pt, 'completion_tokens_max': ct, 'cost_est_usd': round(self.ledger.cost(pt, ct), 6),
                 'cost_worst_usd': round(worst, 6), 'budget_left_usd': None if self.cfg.budget_usd is None else round(self.cfg.budget_usd - self.ledger.spent, 6)}
 
@@ -149,9 +151,13 @@ def generate(self: Teacher, requests: Sequence[GenRequest], desc: str = '') -> l
         log.info("teacher call failed: %s", err)
     spent0, pt0, ct0 = self.ledger.spent, self.ledger.prompt_tokens, self.ledger.completion_tokens
     try:
-        if todo: getattr(self.backend, 'prepare', lambda: None)()   # e.g. start the vLLM servers
-        if todo and isinstance(self.backend, OpenAIBackend): _run_sync(lambda: self._run_http(requests, todo, done, fail, st, state, show))
-        elif todo: self._run_local(requests, todo, done, st)
+        if todo and self.cfg.mode == 'batch':   # the calls go out as batches (metamath_nb.batch_mode); no server is started
+            from metamath_nb.batch_mode import run_batches
+            run_batches(self, requests, rjs, todo, done, fail, st, prompt_tokens=lambda r: math.ceil(prompt_bytes(r) / 4))
+        elif todo:
+            getattr(self.backend, 'prepare', lambda: None)()   # e.g. start the vLLM servers
+            if isinstance(self.backend, OpenAIBackend): _run_sync(lambda: self._run_http(requests, todo, done, fail, st, state, show))
+            else: self._run_local(requests, todo, done, st)
     finally:
         flush()
         st.not_started = len(todo) - st.done - st.failed
@@ -171,7 +177,8 @@ def _result(self: Teacher, req: GenRequest, ks, out, st) -> GenResult:
     for i, k in enumerate(ks):
         o = out.get(k) if k in out or req.temperature > 0 else out.get(ks[0])  # greedy: a copy of sample 0
         if o is None:
-            why = f"not started: budget_usd={self.cfg.budget_usd} reached" if st.stop_reason == 'budget' else "not started: the job was interrupted"
+            why = {'budget': f"not started: budget_usd={self.cfg.budget_usd} reached",
+                   'batch_wait': "not finished: its batch is still running (teacher.batch.max_wait_s passed); the same command resumes it"}.get(st.stop_reason, "not started: the job was interrupted")
             texts.append(None); fins.append(st.stop_reason or 'error'); cts.append(0); errs.append(why); cached = False; continue
         text, fin, pt, ct, c, err, was_cached = o
         texts.append(text); fins.append(fin); cts.append(ct); pts.append(pt); cost += c; cached &= was_cached

@@ -13,9 +13,9 @@ __all__ = ['Dataset', 'DATASETS', 'DATASET_NAMES', 'GRADER_KIND', 'DATA_SOURCES'
            'AugType', 'SFT', 'METAMATHQA_TYPES', 'SFT_TYPES', 'RELEASED_READING', 'METAMATHQA_FIELDS', 'FUNNEL',
            'CURATION_FUNNEL', 'DISAGREEMENT', 'BENCHMARKS', 'TEST_SETS', 'BENCH_KIND', 'DEFAULT_MAX_NEW_TOKENS',
            'STAGES', 'STAGE_NAMES', 'Stage', 'STAGE_NOTEBOOKS', 'REPORT_NOTEBOOK', 'ANSWER_ONLY', 'ANALYSIS_DATA',
-           'RUN_DATA', 'ANALYSIS_TYPES', 'TABLES', 'dataset_of', 'Augmentation', 'metamath_type', 'parse_type',
-           'Benchmark', 'StageSpec', 'upstream_stages', 'stage_sections', 'data_item', 'paper_numbers', 'paper_targets',
-           'require_keys']
+           'RUN_DATA', 'ANALYSIS_TYPES', 'TABLES', 'RELEASED_CHECKPOINTS', 'dataset_of', 'Augmentation',
+           'metamath_type', 'parse_type', 'Benchmark', 'StageSpec', 'upstream_stages', 'stage_sections', 'data_item',
+           'paper_numbers', 'paper_targets', 'require_keys']
 
 # %% ../nbs/00c_vocabulary.ipynb #37f9aa04
 Dataset = Literal['GSM', 'MATH']
@@ -166,6 +166,12 @@ def paper_targets() -> dict:
     names = {v: k for k, v in DATASET_NAMES.items()}
     return {metamath_type(names[r.row], r.column): int(r.value) for r in t1.itertuples()
             if r.row in names and r.column in AUGMENTATIONS}
+
+# %% ../nbs/00c_vocabulary.ipynb #2c37fa72
+RELEASED_CHECKPOINTS = {   # paper row (Table 2, Table 8) -> the authors' released checkpoint on the hub
+    'MetaMath-7B': 'meta-math/MetaMath-7B-V1.0', 'MetaMath-13B': 'meta-math/MetaMath-13B-V1.0',
+    'MetaMath-70B': 'meta-math/MetaMath-70B-V1.0', 'MetaMath-Mistral-7B': 'meta-math/MetaMath-Mistral-7B',
+    'MetaMath-Llemma-7B': 'meta-math/MetaMath-Llemma-7B'}
 
 # %% ../nbs/00c_vocabulary.ipynb #101a4ead
 def require_keys(table: dict, names, where: str):

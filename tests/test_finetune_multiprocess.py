@@ -4,7 +4,7 @@
   accumulation steps (global batch 4, same seed).
 - FSDP: accelerate 1.15 sets up FSDP only on GPUs (on CPU it silently falls back to DDP, which `finetune` refuses:
   `test_fsdp_refused_where_accelerate_does_not_run_it`). `tests/cpu_fsdp/sitecustomize.py` lifts that one gate in the
-  launched processes, so the packaged FSDP config (FSDP2 full shard, full state dict, memory-saving load) trains and
+  launched processes, so the packaged FSDP config (FSDP2 full shard, full state dict, the first process's weights sent to the others) trains and
   saves through the same code as on GPUs: the loss curve matches, and the saved model loads alone and equals the
   weights of the 1-process run.
 - Placement: under `accelerate launch`, each process asks for its own GPU (`cuda:<LOCAL_RANK>`), for a 4-bit and for

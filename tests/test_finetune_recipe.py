@@ -152,3 +152,21 @@ def test_a_copied_run_folder_evaluates_from_its_new_place(tmp_path):
     assert (model, Path(adapter)) == ('tiny', moved/'finetune'/'adapter')
     ev = evaluate(new.cfg.evaluate, moved/'evaluate', model=model, adapter=adapter, problems=eval_problem_sets(new.cfg, new))
     assert ev.metrics['benchmarks']['mini_heldout']['n'] == new.cfg.evaluate.limit
+
+
+# ---------------------------------------------------------------- the presets' evaluation dtype and notes
+def _presets():
+    return [(f, load_params(f)) for f in sorted((ROOT/'params').rglob('*.yaml'))]
+
+def test_full_fine_tunes_are_evaluated_in_float16_as_released():
+    """A full fine-tune with fp32 masters saves fp32 weights: vLLM 0.32's 'auto' serves those in bfloat16 on current
+    GPUs, the released evaluation's vLLM 0.1.x served them in float16; the presets say float16 (issue 22, finding 3)"""
+    full = [(f, c) for f, c in _presets() if {'finetune', 'evaluate'} <= set(c.stages) and c.finetune.trainer == 'full'
+            and c.evaluate.engine == 'vllm' and c.evaluate.model is None]
+    assert len(full) >= 13, [f.name for f, _ in full]   # the 3 paper rows and the 10 Table 3 rows
+    assert [f.name for f, c in full if c.evaluate.vllm.dtype != 'float16'] == []
+
+def test_presets_note_how_the_loss_is_averaged():
+    "transformers 5.x weighs every response token of a step alike, the released stack every micro-batch: each preset says so (finding 8)"
+    trained = [f for f, c in _presets() if 'finetune' in c.stages and c.study in ('paper', 'table3')]
+    assert trained and [f.name for f in trained if 'Loss averaging' not in f.read_text()] == []

@@ -268,3 +268,40 @@ def test_kill_during_evaluate_resumes_to_the_clean_result(tmp_path):
     rc, o, e = cli('reproduce', p, '--outputs', out)
     assert rc == 0 and 'evaluate: done' in o and 'Traceback' not in e, e[-3000:]
     assert _eval_result(run) == _eval_result(next((tmp_path/'clean').glob('rel/*')))
+
+# ---------------------------------------------------------------- issue 20: a full disk leaves nothing half-written
+
+FULL_DISK = """\
+import errno, json, os, sys
+from pathlib import Path
+from metamath_nb.data import Problem
+from metamath_nb.config import EvalConfig
+from metamath_nb.evaluate import evaluate
+from metamath_nb.mmqa_export import export_metamathqa
+out = Path(sys.argv[1])
+class Engine:   # a scripted model: each predictions row is about 470 bytes, so the third chunk of two passes the 2,000-byte limit
+    chunk_size, model_id, name = 2, 'scripted', 'scripted'
+    def __call__(self, prompts, budget, stop): return ['x' * 10 + ' The answer is: 1'] * len(prompts)
+probs = [Problem(f'p{i}', 'gsm8k', 'test', f'What is {i}?', '', '1') for i in range(8)]
+for what, go in (('evaluate', lambda: evaluate(EvalConfig(benchmarks=['gsm8k']), out/'evaluate', model=Engine(), problems={'gsm8k': probs})),
+                 ('export', lambda: export_metamathqa([{'query': 'q' * 300, 'response': 'r' * 300, 'type': 'GSM_AnsAug'}] * 8, out/'export'))):
+    try: go(); print(what, 'no error')
+    except OSError as e: print(what, errno.errorcode.get(e.errno), e.filename)
+"""
+
+def test_a_full_disk_leaves_no_half_written_file(tmp_path):
+    "A real short write: the child may write files of at most 2,000 bytes (RLIMIT_FSIZE; EFBIG as on a full disk, ENOSPC)"
+    import resource
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+    r = subprocess.run([sys.executable, '-c', FULL_DISK, str(tmp_path)], capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.split('\n')
+    assert any(l.startswith('evaluate EFBIG') and l.endswith('predictions_gsm8k.jsonl') for l in lines), r.stdout
+    assert any(l.startswith('export EFBIG') for l in lines), r.stdout
+    pred = tmp_path/'evaluate'/'predictions_gsm8k.jsonl'
+    rows = pred.read_text().splitlines()
+    assert len(rows) == 4 and all(json.loads(l)['id'] for l in rows)   # the two chunks that fitted, whole; no part of the third
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob('*') if p.is_file())
+    assert not [f for f in left if f.endswith('.tmp') or (tmp_path/f).stat().st_size == 0], left
+    assert not (tmp_path/'export'/'metamathqa.jsonl').exists(), left

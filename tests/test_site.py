@@ -15,13 +15,14 @@ page finds a function by its name; every local link of the site resolves (file a
 links and a contents list. Screenshots go to outputs/ (git-ignored). Chromium checks skip, with the reason, where
 chromium is not installed.
 """
-import importlib, inspect, re, shutil, subprocess
+import html, importlib, inspect, re, shutil, subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
 
 import pytest
 
+from metamath_nb.escape import live_markup
 from metamath_nb.site import build_site
 from metamath_nb.run_records import write_fixture_run
 from metamath_nb.reproduce import run_report
@@ -33,13 +34,21 @@ flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
          '--disable-component-update', '--disable-sync']
 
 
+# the markup of issue 20, which ran in Chromium when params labels were written into the report unescaped
+PAYLOADS = {'table': 'table2', 'row': '<script src="data:text/javascript,alert(1)"></script>', 'svg': '<svg onload=alert(2)>',
+            'details': '<details open ontoggle=alert(3)>x</details>', 'iframe': '<iframe srcdoc="<script>alert(4)</script>"></iframe>',
+            'link': '[x](javascript:alert(5))', 'a': '<a href="javascript:alert(6)">y</a>', 'ansi': '\x1b[31mred\x1b[0m \x07'}
+
+
 def fixture_outputs(outs: Path) -> Path:
-    "A smoke run in the outputs/ layout, every stage done, and the report executed over it"
+    "A smoke run in the outputs/ layout, every stage done, a run labelled with markup, and the report executed over it"
     bl = [{'bucket': b, 'n': 4, 'accuracy_metamath': m, 'accuracy_robust': r} for b, m, r in [('1: 5-20 words', .5, .75), ('2: 21-40 words', .25, .25), ('3: 41-90 words', 0, .25)]]
     write_fixture_run(outs, 'smoke', 'smoke-1a2b3c4d', status={'synthesize': 'done', 'finetune': 'done', 'evaluate': 'done'},
         funnel={'GSM_AnsAug': [12, 12, 11, 6, 5, 5, 5], 'GSM_FOBAR': [12, 12, 9, 2, 2, 2, 2], 'MATH_AnsAug': [6, 6, 6, 2, 2, 2, 2]},
         composition={('GSM8K', 'AnsAug'): 5, ('GSM8K', 'FOBAR'): 2, ('MATH', 'AnsAug'): 2},
         summary={'mini_heldout': {'n': 12, 'accuracy': {'metamath': .25, 'robust': 5 / 12}, 'by_length': bl}})
+    write_fixture_run(outs, 'smoke', 'labelled', labels=PAYLOADS, status={'evaluate': 'done'},   # labels that try to run in the report
+        summary={'gsm8k': {'n': 4, 'accuracy': {'metamath': .5, 'robust': .5}, 'by_length': bl[:1]}})
     run_report(outs)
     return outs
 
@@ -176,3 +185,61 @@ def test_a_library_page_in_chromium(site, tmp_path):
     assert f'<h1>{page.title}' in dom and 'id="metamath_nb.config.load_params"' in dom
     assert all(f'href="{p.html}"' in dom for p in site.pages if p.html != 'config.html'), 'the sidebar does not list every page'
     shot(site, 'config.html', 'docs-screenshot.png', tmp_path, 900)
+
+
+def test_params_labels_are_text_in_every_html(site):
+    "The payloads of issue 20 as run labels: shown as text in the HTML report and on the docs' report page, nothing live"
+    report = (site.outputs/'report'/'90_report.html').read_text()
+    page = next(p for p in site.pages if p.nb.name == '90_report.ipynb')
+    docs = (site.out/page.html).read_text()
+    for html_text in (report, docs):
+        shown = html.unescape(re.sub(r'<[^>]+>', '', html_text))
+        assert '<svg onload=alert(2)>' in shown and '[x](javascript:alert(5))' in shown and '\\x1b[31mred' in shown
+    assert live_markup(report) == [], live_markup(report)
+    assert live_markup(docs) == live_markup((site.out/'config.html').read_text())   # only the theme's own scripts and search form
+
+
+@pytest.fixture
+def served(site):
+    "The site served over http on a free local port (a page opened from file:// may not read the site's other pages)"
+    import functools, http.server, threading
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.out))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{srv.server_address[1]}'
+    srv.shutdown(); srv.server_close()
+
+
+PROBE = """<!doctype html><html><body><iframe id="f" src="%s" style="width:1280px;height:1400px"></iframe><script>
+document.getElementById('f').onload = () => { const d = document.getElementById('f').contentDocument;
+  const tables = [...d.querySelectorAll('article table')].map(t => [t.scrollWidth, t.parentElement.clientWidth]);
+  const imgs = [...d.querySelectorAll('.cell_output img')].map(i => [i.naturalWidth, i.clientWidth]);
+  document.body.setAttribute('data-probe', JSON.stringify({tables, imgs})); };
+</script></body></html>"""
+
+
+@needs_chromium
+def test_report_page_tables_and_figures_fit(site, served, tmp_path):
+    "In a 1280-pixel window every table of the report page fits its column (Table 1 was clipped at run_id) and no figure is shrunk below 80% of its size"
+    import json
+    page = next(p for p in site.pages if p.nb.name == '90_report.ipynb')
+    (site.out/'_probe.html').write_text(PROBE % page.html)
+    try: dom = browse(f'{served}/_probe.html', '--dump-dom', '--window-size=1400,1500', tmp=tmp_path/'profile')
+    finally: (site.out/'_probe.html').unlink()
+    m = re.search(r'data-probe="([^"]+)"', dom)
+    assert m, 'the probe did not run'
+    probe = json.loads(html.unescape(m.group(1)))
+    assert len(probe['tables']) >= 4 and len(probe['imgs']) >= 4, probe
+    assert all(w <= col for w, col in probe['tables']), f"tables wider than their column: {probe['tables']}"
+    assert all(shown >= .8 * natural for natural, shown in probe['imgs'] if natural <= 1400), f"figures shrunk: {probe['imgs']}"
+
+
+@needs_chromium
+def test_search_results_have_snippets(site, served, tmp_path):
+    "Each page the search finds comes with a snippet of its text, on the site served over http and opened as files (site.offline_search)"
+    for url in (f'{served}/search.html?q=wilson', (site.out/'search.html').as_uri() + '?q=wilson'):
+        dom = browse(url, '--dump-dom', tmp=tmp_path/'profile')
+        texts = re.findall(r'<li class="kind-text"><a href="([^"]+)"[^>]*>.*?</a>(.*?)</li>', dom, re.S)
+        assert len(texts) >= 3 and all('<p class="context">' in rest and 'ilson' in rest for _, rest in texts), (url, texts[:5])
+        assert len({href for href, _ in texts}) == len(texts), 'a page found twice'   # no jupyter_execute copies

@@ -123,3 +123,20 @@ def test_sample_seeds_do_not_depend_on_the_resume_point(smollm2_server, tmp_path
     assert all(r.ok for r in more) and (grown.stats.cached, grown.stats.done) == (24, 24)
     assert [r.texts for r in more] == [r.texts for r in four]
     assert len({t for r in four for t in r.texts}) > 12   # samples of one request differ (not all copies of one)
+
+
+def test_batch_runner_equals_server(smollm2_server, tmp_path):
+    "teacher.mode batch with backend vllm: vLLM's offline runner (run_batch, CPU, float32) answers greedy calls as the server does"
+    reqs = [GenRequest(messages=[{'role': 'user', 'content': p.question}], max_tokens=24) for p in ITEMS[:4]]
+    online = _teacher(smollm2_server.base_url, tmp_path/'online.sqlite').generate(reqs)
+    cfg = TeacherConfig(backend='vllm', model='smollm2', mode='batch', cache_path=str(tmp_path/'batch.sqlite'), batch={'poll_s': 0.5},
+                        vllm=VLLMConfig(max_model_len=1024, **FP32))
+    t = make_teacher(cfg, progress=False)
+    res = t.generate(reqs)
+    assert (t.stats.done, t.stats.failed, t.stats.requests) == (4, 0, 1)          # one runner, one batch
+    assert [r.texts for r in res] == [r.texts for r in online] and all(r.ok and r.texts[0] for r in res)
+    rec = json.loads(next((tmp_path/'batches').glob('*.json')).read_text())
+    assert rec['state'] == 'collected' and '-m vllm.entrypoints.openai.run_batch' in ' '.join(rec['command'])
+    t0 = time.time()
+    while group_alive(rec['shards'][0]['pid']) and time.time() - t0 < 20: time.sleep(0.2)
+    assert not group_alive(rec['shards'][0]['pid'])                                  # the runner is gone
