@@ -41,7 +41,7 @@ def perplexity_stage(cfg, run, model=None, tokenizer=None) -> dict:
     meta = {'model': p.model, 'mode': p.mode, 'limit': p.limit, 'seed': cfg.seed, 'max_length': p.max_length, 'batch_size': p.batch_size,
             'device': str(model.device), 'dtype': str(model.dtype).removeprefix('torch.'), 'groups': counts, 'rows': len(df),
             'tokens_read': int(df.length.sum()), 'tokens_scored': int(df.tokens.sum()), 'wall_s': round(wall, 2),
-            'tokens_per_s': round(df.length.sum() / wall, 1) if wall else None, 'medians': summ.set_index('type')['median'].round(4).to_dict()}
+            'tokens_per_s': round(float(df.length.sum()) / wall, 1) if wall else None, 'medians': summ.set_index('type')['median'].round(4).to_dict()}
     run.write_json('perplexity/perplexity.json', meta)
     fig = plot_perplexity(df, f"{Path(run.path).name}: {p.model}, scored: {p.mode}"); fig.savefig(Path(run.path)/'perplexity'/'figure3.png', dpi=120)
     return dict(perplexities=df, summary=summ, meta=meta, figure=fig)
