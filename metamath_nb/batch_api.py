@@ -64,7 +64,7 @@ class BatchAPI:
     def from_config(cls, cfg: TeacherConfig) -> BatchAPI:
         "The Batch API of the teacher's endpoint (its first one)"
         url = (cfg.endpoints or [cfg.base_url or 'https://api.openai.com/v1'])[0]
-        return cls(url, cfg.api_key_env, cfg.timeout_s, cfg.max_retries, cfg.batch.completion_window)
+        return cls(url, cfg.api_key_env, cfg.timeout_s, cfg.max_retries, cfg.batch.completion_window, cfg.backoff_s, cfg.backoff_cap_s)
 
     def _headers(self) -> dict:
         if not self.api_key_env: return {}

@@ -22,25 +22,26 @@ from metamath_nb.testserver import OpenAITestServer
 ROOT = Path(__file__).resolve().parents[1]
 
 
+SEEDS = list(mini_seeds('gsm8k'))[:2] + list(mini_seeds('math'))[:1]
+
+
 def _stage(srv, d, name, **teacher):
-    seeds = list(mini_seeds('gsm8k'))[:3] + list(mini_seeds('math'))[:2]
     cfg = RunConfig(study=name, augment=AugmentConfig(samples_per_seed=2))
     t = make_teacher(TeacherConfig(backend='openai', model='scripted', base_url=srv.base_url, cache_path=str(d/f'{name}.sqlite'),
                                    timeout_s=0.5, **teacher), progress=False)
     run = start_run(cfg, root=d/name)
-    st = synthesis_stage(cfg, run, teacher=t, seeds=seeds, test_sets=[])
+    st = synthesis_stage(cfg, run, teacher=t, seeds=SEEDS, test_sets=[])
     rows = [json.loads(l) for l in (Path(run.path)/'synthesize'/'metamathqa.jsonl').read_text().splitlines()]
     return rows, st, t
 
 
 def test_synthesis_in_batch_mode_keeps_the_rows_of_online(tmp_path):
-    seeds = list(mini_seeds('gsm8k'))[:3] + list(mini_seeds('math'))[:2]
-    with OpenAITestServer(responder=scripted_solver(seeds, wrong={seeds[1].id}), batch_latency=0.001, slow_status_s=1.0) as srv:
+    with OpenAITestServer(responder=scripted_solver(SEEDS), batch_latency=0.001, slow_status_s=1.0) as srv:
         online, _, _ = _stage(srv, tmp_path, 'online')
         srv.batch_faults.update(upload_500=1, expire=1, item_error=3, slow_status=1)
         batch, st, t = _stage(srv, tmp_path, 'batch', mode='batch', batch={'max_requests': 8, 'poll_s': 0.02})
         s = srv.stats()
-    assert len(online) > 10 and batch == online
+    assert len(online) >= 8 and batch == online
     assert {k: s[k] for k in ('upload_500', 'expire', 'item_error', 'slow_status')} == {'upload_500': 1, 'expire': 1, 'item_error': 3, 'slow_status': 1}
     recs = [json.loads(Path(p).read_text()) for _, _, p, _ in t.cache.batch_records()]
     assert {r['state'] for r in recs} == {'collected'} and any(r['attempt'] > 0 for r in recs)   # retries went out, and came back
