@@ -75,7 +75,7 @@ def plot_perplexity(df: pd.DataFrame, title: str, ax=None):
     types = sorted(df.type.unique(), key=_type_order)
     ax.boxplot([df[df.type == t].ppl.dropna() for t in types], tick_labels=[f"{t}\n(n={int(df[df.type == t].ppl.notna().sum())})" for t in types],
                flierprops={'markersize': 2, 'alpha': .4})
-    ax.set_ylabel('perplexity per row'); ax.set_title(title, fontsize=10); ax.tick_params(axis='x', labelsize=7)
+    ax.set_ylabel('perplexity per row'); ax.set_title(title, fontsize=10); ax.tick_params(axis='x', labelsize=7, labelrotation=35); ax.set_yscale('log')
     if fig is not None: fig.tight_layout(); plt.close(fig)
     return fig or ax.figure
 
@@ -85,10 +85,11 @@ def plot_figure3(outputs_root):
     import matplotlib.pyplot as plt
     runs = _analysis_runs(outputs_root, 'perplexity', 'perplexities.csv')
     if not runs: return _no_data(f"no perplexity run yet in {outputs_root}")
-    fig, axes = plt.subplots(1, len(runs), figsize=(7 * len(runs), 4), squeeze=False)
-    for ax, r in zip(axes[0], runs):
+    dfs = [read_csv(Path(r.path)/'perplexity'/'perplexities.csv', ['type', 'ppl']) for r in runs]
+    fig, axes = plt.subplots(len(runs), 1, figsize=(max(7, 1.1 * max(d.type.nunique() for d in dfs) + 2), 4.2 * len(runs)), squeeze=False)
+    for ax, r, df in zip(axes[:, 0], runs, dfs):   # one panel per run, one above the other
         meta = read_json(Path(r.path)/'perplexity'/'perplexity.json') if (Path(r.path)/'perplexity'/'perplexity.json').exists() else {}
-        plot_perplexity(read_csv(Path(r.path)/'perplexity'/'perplexities.csv', ['type', 'ppl']), f"{r.run_id}: {meta.get('model')}, {meta.get('mode')}", ax)
+        plot_perplexity(df, f"{r.run_id}: {meta.get('model')}, {meta.get('mode')}", ax)
     fig.suptitle('Figure 3: perplexity of the base model per data type'); fig.tight_layout(); plt.close(fig)
     return fig
 
