@@ -9,46 +9,18 @@ from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from .analysis_config import DiversityConfig, PerplexityConfig
+from .config_base import (BIG, KEY_NAME_PATTERN, NAME_PATTERN, SEED_MAX, TOKENS, Strict, key_name, looks_like_secret,
+                                     redact, secret_values)
 from .files import file_problem
 from .vocabulary import AUG_NAMES, AugType, DATA_SOURCES, DEFAULT_MAX_NEW_TOKENS, STAGE_NAMES, Stage, TEST_SETS
 from .yaml_lines import nearest_line, parse_yaml, suggest
 
 # %% auto #0
-__all__ = ['NAME_PATTERN', 'SEED_MAX', 'BIG', 'TOKENS', 'ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'secret_values', 'redact',
-           'looks_like_secret', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'BatchConfig',
+__all__ = ['ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'BatchConfig',
            'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'FinetuneConfig', 'EvalConfig', 'RunConfig', 'ParamsError',
            'parse_overrides', 'load_params', 'params_hash', 'set_seed']
-
-# %% ../nbs/00_config.ipynb #427fcb4e
-_SECRET_NAME = re.compile(r'(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)', re.I)
-_KEY_LIKE = re.compile(r'\b(?:sk|rk|pk)[-_][A-Za-z0-9_-]{8,}|\bhf_[A-Za-z0-9]{8,}|\bgh[pousr]_[A-Za-z0-9]{8,}|\bgithub_pat_\w{8,}'
-                       r'|\bxox[abpr]-[\w-]{8,}|\b(?:AKIA|ASIA)[0-9A-Z]{12,}|\bAIza[\w-]{20,}|\bglpat-[\w-]{8,}')
-
-def secret_values(extra_names=()) -> list[str]:
-    "Values of environment variables that look like secrets (and of `extra_names`), longest first"
-    vals = {v for k, v in os.environ.items() if (_SECRET_NAME.search(k) or k in extra_names) and len(v) >= 6}
-    return sorted(vals, key=len, reverse=True)
-
-def redact(text: str, extra_names=()) -> str:
-    "Replace every secret environment value, and anything shaped like a known kind of API key, in `text` with `***`"
-    for v in secret_values(extra_names): text = text.replace(v, '***')
-    return _KEY_LIKE.sub('***', text)
-
-def looks_like_secret(s: str) -> bool:
-    "Whether `s` looks like an API key (a known key prefix, or 24+ characters mixing upper case, lower case and digits)"
-    s = str(s)
-    return bool(_KEY_LIKE.search(s)) or (len(s) >= 24 and all(re.search(p, s) for p in ('[a-z]', '[A-Z]', '[0-9]')))
-
-# %% ../nbs/00_config.ipynb #98f59778
-class Strict(BaseModel):
-    "Base for config sections: unknown keys are errors, values are validated on assignment, types are strict"
-    model_config = ConfigDict(extra='forbid', validate_assignment=True, strict=True, allow_inf_nan=False)
-
-NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' # a study or run id: one folder name (not '.', '..' or hidden)
-SEED_MAX = 2**32 - 1 # seeds are what numpy and torch take
-BIG = 10**9      # a count no run needs: the upper bound of counts (steps, rows, items, samples) that have no smaller one
-TOKENS = 1 << 20 # the upper bound of token counts here; the model's own context is checked before a run (preflight)
 
 # %% ../nbs/00_config.ipynb #645919e9
 class SeedSource(Strict):
@@ -118,7 +90,7 @@ class TeacherConfig(Strict):
     model: str = 'smollm2'              # hub id, local path, or an alias: 'smollm2', 'tiny'
     base_url: Optional[str] = None      # OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
     endpoints: list[str] = Field(default_factory=list) # several endpoints serving `model`: requests spread, failures retried elsewhere
-    api_key_env: Optional[str] = Field(None, pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,127}$') # NAME of the variable that holds the key (never the key)
+    api_key_env: Optional[str] = Field(None, pattern=KEY_NAME_PATTERN) # NAME of the variable that holds the key (never the key)
     max_in_flight: int = Field(8, ge=1, le=1 << 16) # concurrent requests (openai backend)
     timeout_s: float = Field(120.0, gt=0, le=86400)   # one attempt of one call (openai/vllm backends)
     max_retries: int = Field(6, ge=0, le=100)
@@ -135,14 +107,7 @@ class TeacherConfig(Strict):
     vllm: VLLMConfig = Field(default_factory=VLLMConfig)   # backend vllm: the server (or its endpoints)
     mode: Literal['online', 'batch'] = 'online'             # batch: each round's calls as batches, at the batch price (see metamath_nb.batch_mode)
     batch: BatchConfig = Field(default_factory=BatchConfig) # mode batch: limits, polling, retries
-
-    @field_validator('api_key_env')
-    @classmethod
-    def _a_name(cls, v):
-        if v is not None and looks_like_secret(v):
-            raise ValueError("this looks like a key, not the NAME of an environment variable: put the key in a variable "
-                             "(export TEACHER_KEY=...) and write its name here (the value given is not shown)")
-        return v
+    _a_name = field_validator('api_key_env')(key_name)
 
     @model_validator(mode='after')
     def _batch_backend(self):
@@ -272,6 +237,8 @@ class RunConfig(Strict):
     curate: CurateConfig = Field(default_factory=CurateConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     evaluate: EvalConfig = Field(default_factory=EvalConfig)
+    perplexity: PerplexityConfig = Field(default_factory=PerplexityConfig) # the perplexity stage (metamath_nb.analysis_config)
+    diversity: DiversityConfig = Field(default_factory=DiversityConfig)    # the diversity stage
     source: Optional[str] = Field(None, exclude=True) # the params file this came from (not part of the params)
     _lines: dict = PrivateAttr(default_factory=dict)     # field path -> its line in the params file
     _overrides: dict = PrivateAttr(default_factory=dict) # dotted key -> value, from --set
