@@ -62,7 +62,7 @@ def worker(a):
     from metamath_nb.finetune import load_for_training, count_params, peak_memory_mb
     cuda = torch.cuda.is_available()
     cfg = FinetuneConfig(trainer=a.worker, base_model=a.model_dir, load_in_4bit=a.worker != 'full', lora_r=a.lora_r,
-                         lora_alpha=a.lora_r, lora_dropout=0.0, max_length=a.seq, bf16=cuda)
+                         lora_alpha=a.lora_r, lora_dropout=0.0, max_length=a.seq, dtype='bfloat16' if cuda else 'float32')
     t0 = time.perf_counter()
     model, tok = load_for_training(cfg)  # this process's device: cuda:<LOCAL_RANK> (cuda:0 here) or cpu
     load_s = time.perf_counter() - t0
@@ -72,7 +72,7 @@ def worker(a):
     ids = torch.randint(10, min(vocab, 32000), (a.batch, a.seq), generator=g).to(model.device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     def step():
-        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=cfg.dtype == 'bfloat16'):
             loss = model(input_ids=ids, labels=ids).loss
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         return float(loss)

@@ -53,15 +53,18 @@ class TeacherCache:
         except (sqlite3.Error, OSError) as e: raise CacheError(f"{self.path}: the teacher's call cache (teacher.cache_path) cannot be opened: {e}") from None
         self.lock = threading.Lock()
 
-    def get_many(self, keys) -> dict:
-        "key -> (text, finish_reason, prompt_tokens, completion_tokens) for the keys that are cached"
-        keys, out = list(keys), {}
+    def select_keys(self, table: str, columns: str, keys) -> list[tuple]:
+        "Rows (key, columns...) of `table` whose key is among `keys` (queried 900 keys at a time, SQLite's limit)"
+        keys, out = list(keys), []
         with self.lock:
             for s in range(0, len(keys), 900):
                 part = keys[s:s + 900]
-                q = f"SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM samples WHERE key IN ({','.join('?' * len(part))})"
-                out.update((r[0], r[1:]) for r in self.con.execute(q, part))
+                out += self.con.execute(f"SELECT key, {columns} FROM {table} WHERE key IN ({','.join('?' * len(part))})", part).fetchall()
         return out
+
+    def get_many(self, keys) -> dict:
+        "key -> (text, finish_reason, prompt_tokens, completion_tokens) for the keys that are cached"
+        return {r[0]: r[1:] for r in self.select_keys('samples', 'text, finish_reason, prompt_tokens, completion_tokens', keys)}
 
     def put(self, key, rjson, backend, model, sample_index, text, finish_reason, prompt_tokens, completion_tokens, cost=0.0):
         "Store one finished sample; durable when this returns"

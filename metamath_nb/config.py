@@ -9,46 +9,18 @@ from pathlib import Path
 from typing import Annotated, Literal, Optional, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator, model_validator
+from .analysis_config import DiversityConfig, PerplexityConfig
+from .config_base import (BIG, KEY_NAME_PATTERN, NAME_PATTERN, SEED_MAX, TOKENS, Strict, key_name, looks_like_secret,
+                                     redact, secret_values)
 from .files import file_problem
 from .vocabulary import AUG_NAMES, AugType, DATA_SOURCES, DEFAULT_MAX_NEW_TOKENS, STAGE_NAMES, Stage, TEST_SETS
 from .yaml_lines import nearest_line, parse_yaml, suggest
 
 # %% auto #0
-__all__ = ['NAME_PATTERN', 'SEED_MAX', 'BIG', 'TOKENS', 'FinetuneData', 'ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'secret_values',
-           'redact', 'looks_like_secret', 'Strict', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price', 'BatchConfig',
-           'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'DataSource', 'FinetuneConfig', 'EvalConfig', 'RunConfig',
-           'ParamsError', 'parse_overrides', 'load_params', 'params_hash', 'set_seed']
-
-# %% ../nbs/00_config.ipynb #427fcb4e
-_SECRET_NAME = re.compile(r'(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)', re.I)
-_KEY_LIKE = re.compile(r'\b(?:sk|rk|pk)[-_][A-Za-z0-9_-]{8,}|\bhf_[A-Za-z0-9]{8,}|\bgh[pousr]_[A-Za-z0-9]{8,}|\bgithub_pat_\w{8,}'
-                       r'|\bxox[abpr]-[\w-]{8,}|\b(?:AKIA|ASIA)[0-9A-Z]{12,}|\bAIza[\w-]{20,}|\bglpat-[\w-]{8,}')
-
-def secret_values(extra_names=()) -> list[str]:
-    "Values of environment variables that look like secrets (and of `extra_names`), longest first"
-    vals = {v for k, v in os.environ.items() if (_SECRET_NAME.search(k) or k in extra_names) and len(v) >= 6}
-    return sorted(vals, key=len, reverse=True)
-
-def redact(text: str, extra_names=()) -> str:
-    "Replace every secret environment value, and anything shaped like a known kind of API key, in `text` with `***`"
-    for v in secret_values(extra_names): text = text.replace(v, '***')
-    return _KEY_LIKE.sub('***', text)
-
-def looks_like_secret(s: str) -> bool:
-    "Whether `s` looks like an API key (a known key prefix, or 24+ characters mixing upper case, lower case and digits)"
-    s = str(s)
-    return bool(_KEY_LIKE.search(s)) or (len(s) >= 24 and all(re.search(p, s) for p in ('[a-z]', '[A-Z]', '[0-9]')))
-
-# %% ../nbs/00_config.ipynb #98f59778
-class Strict(BaseModel):
-    "Base for config sections: unknown keys are errors, values are validated on assignment, types are strict"
-    model_config = ConfigDict(extra='forbid', validate_assignment=True, strict=True, allow_inf_nan=False)
-
-NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' # a study or run id: one folder name (not '.', '..' or hidden)
-SEED_MAX = 2**32 - 1 # seeds are what numpy and torch take
-BIG = 10**9      # a count no run needs: the upper bound of counts (steps, rows, items, samples) that have no smaller one
-TOKENS = 1 << 20 # the upper bound of token counts here; the model's own context is checked before a run (preflight)
+__all__ = ['FinetuneData', 'ACCELERATE_CONFIGS', 'MAX_PARAMS_BYTES', 'SeedSource', 'DataConfig', 'VLLMConfig', 'Price',
+           'BatchConfig', 'TeacherConfig', 'AugmentConfig', 'CurateConfig', 'DataSource', 'FinetuneConfig',
+           'EvalConfig', 'RunConfig', 'ParamsError', 'parse_overrides', 'load_params', 'params_hash', 'set_seed']
 
 # %% ../nbs/00_config.ipynb #645919e9
 class SeedSource(Strict):
@@ -70,7 +42,7 @@ class VLLMConfig(Strict):
     endpoints: list[str] = Field(default_factory=list) # base URLs (http://host:port/v1) of running servers; set: none is started
     python: Optional[str] = None        # the vLLM environment's python; None: $METAMATH_VLLM_PYTHON, else .venv-vllm/bin/python
     servers: int = Field(1, ge=1, le=64) # local servers to start (on CUDA, each on its own tensor_parallel_size GPUs)
-    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto'
+    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto' # auto: on a CPU bfloat16 where native, else float32 (metamath_nb.hardware); on a GPU vLLM's own
     max_model_len: Optional[int] = Field(None, ge=16, le=TOKENS)  # None: the model's own
     enforce_eager: Optional[bool] = None # no graph capture or compilation; None: on CPU (compiling costs 1-2 min for 10-15%)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1) # CUDA: share of GPU memory for weights and KV cache
@@ -79,6 +51,7 @@ class VLLMConfig(Strict):
     max_num_seqs: Optional[int] = Field(None, ge=1, le=1 << 16)    # sequences per batch; None: vLLM's default on CUDA, sized to the KV cache on CPU
     kv_cache_gib: Optional[int] = Field(None, ge=1, le=1 << 14)    # CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE); None: 2
     max_in_flight: Optional[int] = Field(None, ge=1, le=1 << 16)   # requests in flight per server; None: max_num_seqs (CPU) or 256
+    cpu_threads: Literal['vllm', 'all', 'nobind'] = 'nobind'   # CPU: how the engine's threads use the cores (metamath_nb.vllm_server.CPU_THREADS)
     request_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400)     # one completion may take this long
     startup_timeout_s: float = Field(900.0, gt=0, le=86400)      # loading the model may take this long
     extra_args: list[str] = Field(default_factory=list) # more server arguments, e.g. ['--swap-space', '8']
@@ -117,7 +90,7 @@ class TeacherConfig(Strict):
     model: str = 'smollm2'              # hub id, local path, or an alias: 'smollm2', 'tiny'
     base_url: Optional[str] = None      # OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
     endpoints: list[str] = Field(default_factory=list) # several endpoints serving `model`: requests spread, failures retried elsewhere
-    api_key_env: Optional[str] = Field(None, pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,127}$') # NAME of the variable that holds the key (never the key)
+    api_key_env: Optional[str] = Field(None, pattern=KEY_NAME_PATTERN) # NAME of the variable that holds the key (never the key)
     max_in_flight: int = Field(8, ge=1, le=1 << 16) # concurrent requests (openai backend)
     timeout_s: float = Field(120.0, gt=0, le=86400)   # one attempt of one call (openai/vllm backends)
     max_retries: int = Field(6, ge=0, le=100)
@@ -127,20 +100,14 @@ class TeacherConfig(Strict):
     max_response_bytes: int = Field(8 << 20, ge=1 << 10, le=1 << 30) # a longer response body fails the call
     batch_size: int = Field(8, ge=1, le=1 << 16)    # prompts per forward pass (hf backend)
     device: str = 'auto'                # auto, cpu, cuda
+    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto' # hf backend; auto: on a CPU bfloat16 where native, else float32; bfloat16 on a GPU
     cache_path: Optional[str] = None    # SQLite call cache (default: outputs/cache/teacher.sqlite)
     prices: dict[str, Price] = Field(default_factory=dict) # model -> price, for the cost ledger
     budget_usd: Optional[float] = Field(None, ge=0)        # hard cap: stop cleanly when reached
     vllm: VLLMConfig = Field(default_factory=VLLMConfig)   # backend vllm: the server (or its endpoints)
     mode: Literal['online', 'batch'] = 'online'             # batch: each round's calls as batches, at the batch price (see metamath_nb.batch_mode)
     batch: BatchConfig = Field(default_factory=BatchConfig) # mode batch: limits, polling, retries
-
-    @field_validator('api_key_env')
-    @classmethod
-    def _a_name(cls, v):
-        if v is not None and looks_like_secret(v):
-            raise ValueError("this looks like a key, not the NAME of an environment variable: put the key in a variable "
-                             "(export TEACHER_KEY=...) and write its name here (the value given is not shown)")
-        return v
+    _a_name = field_validator('api_key_env')(key_name)
 
     @model_validator(mode='after')
     def _batch_backend(self):
@@ -220,7 +187,7 @@ class FinetuneConfig(Strict):
     accelerate_config: Optional[str] = None # 'ddp', 'fsdp' (the paper's full-shard FSDP, bf16), 'deepspeed_zero3' or a YAML path
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     scheduler: str = 'cosine'
-    bf16: bool = False                  # bf16 compute (autocast / FSDP mixed precision) over fp32 master weights
+    dtype: Literal['auto', 'float32', 'bfloat16'] = 'auto' # compute over fp32 masters; auto: bfloat16 on a GPU that has it (released --bf16), on a CPU where native, else float32
     load_in_4bit: bool = True
     lora_r: int = Field(16, ge=1, le=4096)
     lora_alpha: int = Field(16, ge=1, le=1 << 16)
@@ -229,6 +196,11 @@ class FinetuneConfig(Strict):
     save_steps: int = Field(50, ge=1, le=BIG)
     merge: bool = False                 # also save a merged model (checked against the adapter)
 
+    @model_validator(mode='before')
+    @classmethod
+    def _renamed(cls, d):   # bf16, the setting before dtype: a clear word rather than 'extra inputs'
+        if isinstance(d, dict) and 'bf16' in d: raise ValueError(f"bf16 became dtype: write 'dtype: {'bfloat16' if d['bf16'] else 'float32'}' (or 'dtype: auto')")
+        return d
     @model_validator(mode='after')
     def _consistent(self):
         if self.max_steps == 0 or self.max_steps < -1:
@@ -263,7 +235,9 @@ class EvalConfig(Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int = Field(0, ge=0, le=SEED_MAX) # seeded subset (with `limit`) and sampling seed
     device: str = 'auto'                # hf engine: auto, cpu, cuda
+    dtype: Literal['auto', 'float32', 'bfloat16', 'float16'] = 'auto' # hf engine; auto: on a CPU bfloat16 where native, else float32; bfloat16 on a GPU
     length_bins: int = Field(3, ge=1, le=100) # equal-count question-length groups (paper's Figure 7)
+    compare_base: bool = False          # also evaluate the fine-tune's base model on the same items: before/after, paired tests
     vllm: VLLMConfig = Field(default_factory=VLLMConfig) # engine vllm: the server (or its endpoints)
 
 # %% ../nbs/00_config.ipynb #bcafa04f
@@ -281,6 +255,8 @@ class RunConfig(Strict):
     curate: CurateConfig = Field(default_factory=CurateConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     evaluate: EvalConfig = Field(default_factory=EvalConfig)
+    perplexity: PerplexityConfig = Field(default_factory=PerplexityConfig) # the perplexity stage (metamath_nb.analysis_config)
+    diversity: DiversityConfig = Field(default_factory=DiversityConfig)    # the diversity stage
     source: Optional[str] = Field(None, exclude=True) # the params file this came from (not part of the params)
     _lines: dict = PrivateAttr(default_factory=dict)     # field path -> its line in the params file
     _overrides: dict = PrivateAttr(default_factory=dict) # dotted key -> value, from --set

@@ -14,11 +14,12 @@ from fastcore.basics import patch
 from .grading import grade_output
 from .escape import md_text
 from .files import save_figure
-from .stats import pct_ci, wilson_ci
+from .stats import mcnemar_exact, pct_ci, wilson_ci
 
 # %% auto #0
-__all__ = ['GRADERS', 'ACCURACY_COLUMNS', 'question_words', 'grade_row', 'length_bins', 'length_label', 'level_label',
-           'bench_metrics', 'plot_breakdown', 'LengthGroup', 'BenchSummary', 'EvalSummary']
+__all__ = ['GRADERS', 'PAIRED_TEST', 'ACCURACY_COLUMNS', 'BEFORE_AFTER_COLUMNS', 'question_words', 'grade_row', 'length_bins',
+           'length_label', 'level_label', 'bench_metrics', 'plot_breakdown', 'LengthGroup', 'BenchSummary',
+           'EvalSummary', 'paired_outcomes', 'p_text']
 
 # %% ../nbs/08b_eval_metrics.ipynb #7c62aa39
 GRADERS = ('metamath', 'robust')   # the grading modes of metamath_nb.grading, in the order every table shows them
@@ -165,21 +166,48 @@ class EvalSummary:
     model: Optional[str]
     adapter: Optional[str]
     benchmarks: dict            # benchmark -> BenchSummary
+    base_model: Optional[str] = None                # with evaluate.compare_base: the base model evaluated on the same items
+    paired: dict = field(default_factory=dict)      # benchmark -> paired_outcomes(base rows, these rows)
 
     @classmethod
     def from_metrics(cls, metrics: dict, model: str, adapter: Optional[str] = None) -> EvalSummary:
-        "The summary of `evaluate`'s metrics (accuracy as fractions, 95% intervals, by question length)"
-        return cls(model, adapter, {b: BenchSummary.from_json(m, f"metrics: benchmarks.{b}") for b, m in metrics['benchmarks'].items()})
+        "The summary of `evaluate`'s metrics (accuracy as fractions, 95% intervals, by question length; the base model's paired outcomes)"
+        return cls(model, adapter, {b: BenchSummary.from_json(m, f"metrics: benchmarks.{b}") for b, m in metrics['benchmarks'].items()},
+                   (metrics.get('base') or {}).get('model'), dict(metrics.get('paired') or {}))
 
     def to_json(self) -> dict:
-        return {'model': self.model, 'adapter': self.adapter, 'benchmarks': {b: s.to_json() for b, s in self.benchmarks.items()}}
+        d = {'model': self.model, 'adapter': self.adapter, 'benchmarks': {b: s.to_json() for b, s in self.benchmarks.items()}}
+        return d | ({'base_model': self.base_model, 'paired': self.paired} if self.paired else {})
 
     @classmethod
     def from_json(cls, d: dict, where='summary', error=ValueError) -> EvalSummary:
         "A summary.json (or a metrics.json) as read; `where` (the file) and `error` (the class raised) name a broken field"
         if not isinstance(d, dict) or not isinstance(d.get('benchmarks'), dict): raise error(f"{where}: field 'benchmarks' is missing or not a mapping")
+        paired = d.get('paired') or {}
+        if not isinstance(paired, dict) or any(not isinstance(v, dict) or 'n' not in v for v in paired.values()):
+            raise error(f"{where}: field 'paired': expected {{benchmark: {{n, <grader>: {{answered, correct}}}}}}")
         return cls(d.get('model') or (d.get('protocol') or {}).get('model'), d.get('adapter'),
-                   {k: BenchSummary.from_json(v, f"{where}: benchmarks.{k}", error) for k, v in d['benchmarks'].items()})
+                   {k: BenchSummary.from_json(v, f"{where}: benchmarks.{k}", error) for k, v in d['benchmarks'].items()},
+                   d.get('base_model') or (d.get('base') or {}).get('model'), paired)
+
+# %% ../nbs/08b_eval_metrics.ipynb #ab0599e1
+PAIRED_TEST = "McNemar's exact test (two-sided binomial on the items that differ)"
+
+def _answered(row, mode) -> bool: return row.get(f'answer_{mode}') not in (None, '')
+
+def paired_outcomes(before: list[dict], after: list[dict], modes=GRADERS) -> dict:
+    "Per grader, 'answered' and 'correct' on the items both row lists have: counts before and after, the items that differ, McNemar's exact p"
+    was = {r['id']: r for r in before}
+    pairs = [(was[r['id']], r) for r in after if r['id'] in was]
+    out = {'n': len(pairs), 'test': PAIRED_TEST}
+    for m in modes:
+        out[m] = {}
+        for what, f in (('answered', lambda r: _answered(r, m)), ('correct', lambda r: bool(r[f'correct_{m}']))):
+            x = [(f(a), f(b)) for a, b in pairs]
+            only_b, only_a = sum(p and not q for p, q in x), sum(q and not p for p, q in x)
+            out[m][what] = {'before': sum(p for p, _ in x), 'after': sum(q for _, q in x), 'only_before': only_b,
+                            'only_after': only_a, 'p_value': mcnemar_exact(only_b, only_a)}
+    return out
 
 # %% ../nbs/08b_eval_metrics.ipynb #e1beb4f4
 ACCURACY_COLUMNS = ['benchmark', 'n', *(f"{g} grader, % [95% CI]" for g in GRADERS)]
@@ -193,3 +221,28 @@ def accuracy_table(self: EvalSummary, style: str = 'markdown') -> str:
         return '\n'.join([line(ACCURACY_COLUMNS), '|' + '---|' * len(ACCURACY_COLUMNS), *map(line, rows)])
     w = max([len(r[0]) for r in rows] + [9])
     return '\n'.join(f"{r[0]:<{w}}  {r[1]:>5}  {r[2]:<28}  {r[3]}" for r in [ACCURACY_COLUMNS, *rows])
+
+# %% ../nbs/08b_eval_metrics.ipynb #a78e6e8d
+BEFORE_AFTER_COLUMNS = ['benchmark', 'n', 'grader', 'answer found, % [95% CI]: base -> fine-tuned', 'p',
+                        'correct, % [95% CI]: base -> fine-tuned', 'p']
+
+def p_text(p: float) -> str:
+    "A p-value as tables write it: '< 0.001', else three decimals"
+    return '< 0.001' if p < 0.001 else f"{p:.3f}"
+
+def _change(o: dict, n: int) -> str:
+    return ' -> '.join(pct_ci(o[k] / n, wilson_ci(o[k], n)) for k in ('before', 'after'))
+
+@patch
+def before_after_table(self: EvalSummary, style: str = 'markdown') -> str:
+    "Base model -> fine-tuned on the same items, per benchmark and grader: answer found and correct (%, 95% CI), McNemar's p; '' without a base run"
+    rows = [[b, str(p['n']), g, _change(p[g]['answered'], p['n']), p_text(p[g]['answered']['p_value']),
+             _change(p[g]['correct'], p['n']), p_text(p[g]['correct']['p_value'])]
+            for b, p in self.paired.items() if p['n'] for g in GRADERS if g in p]
+    if not rows: return ''
+    if style == 'markdown':
+        line = lambda r: '| ' + ' | '.join([md_text(r[0]), *r[1:]]) + ' |'   # the benchmark's name written as text
+        return '\n'.join([line(BEFORE_AFTER_COLUMNS), '|' + '---|' * len(BEFORE_AFTER_COLUMNS), *map(line, rows)])
+    w = [max(len(r[i]) for r in rows) for i in range(7)]
+    head = [f"base {self.base_model} -> fine-tuned, the same items; p: McNemar's exact test"]
+    return '\n'.join(head + [f"{r[0]:<{w[0]}}  {r[1]:>{w[1]}}  {r[2]:<{w[2]}}  answer found {r[3]:<{w[3]}}  p {r[4]:<{w[4]}}  correct {r[5]:<{w[5]}}  p {r[6]}" for r in rows])

@@ -4,17 +4,19 @@
 
 # %% ../nbs/08_evaluate.ipynb #c7c22598
 from __future__ import annotations
-import contextlib, hashlib, json, os, time
+import contextlib, copy, hashlib, json, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .config import EvalConfig, TeacherConfig
 from .files import atomic_write_text, file_sha256
 from .data import Problem, load_benchmark
-from .eval_metrics import bench_metrics, grade_row, plot_breakdown, question_words
+from .eval_metrics import bench_metrics, grade_row, paired_outcomes, plot_breakdown, question_words
+from .hardware import choose_dtype
 from .prompts import eval_prompt as paper_eval_prompt
 from .call_cache import TeacherCache
 from .gen_types import GenRequest, cut_at_stop
@@ -26,7 +28,7 @@ from .vocabulary import BENCH_KIND, BENCHMARKS, DEFAULT_MAX_NEW_TOKENS
 # %% auto #0
 __all__ = ['METAMATH_STOP', 'eval_prompt', 'bench_kind', 'max_tokens_for', 'stop_strings', 'FunctionEngine', 'HFEngine',
            'adapter_base', 'load_eval_model', 'VLLMEngine', 'weights_stamp', 'make_engine', 'protocol_fingerprint',
-           'read_predictions', 'append_predictions', 'EvalResult', 'predict_bench', 'evaluate']
+           'read_predictions', 'append_predictions', 'EvalResult', 'predict_bench', 'evaluate', 'evaluate_with_base']
 
 # %% ../nbs/08_evaluate.ipynb #c207715f
 METAMATH_STOP = ['Question:', 'Question', 'USER:', 'USER', 'ASSISTANT:', 'ASSISTANT',
@@ -81,8 +83,10 @@ def _model_id(model) -> str:
 class HFEngine:
     "Batched transformers generation through the teacher layer's `hf_generate`"
     name = 'hf'
-    def __init__(self, model, tokenizer, batch_size=8, temperature=0.0, top_p=1.0, seed=0, model_id=None):
+    def __init__(self, model, tokenizer, batch_size=8, temperature=0.0, top_p=1.0, seed=0, model_id=None,
+                 dtype: Optional[dict] = None):   # the DtypeChoice (as JSON) the model was loaded in; None: the model's own dtype
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.dtype = dtype or {'dtype': str(getattr(model, 'dtype', '')).replace('torch.', '') or None, 'reason': 'the model as given'}
         self.temperature, self.top_p, self.seed = temperature, top_p, seed
         self.model_id, self.chunk_size = model_id or _model_id(model), batch_size
 
@@ -133,6 +137,7 @@ class VLLMEngine:
         self.journal = Path(journal) if journal else None
         self.teacher = Teacher(tcfg, backend=be, cache=TeacherCache(str(self.journal) if journal else ':memory:'), progress=progress)
         self.resumed = 0   # completions taken from the journal rather than generated
+        self.served, self.owns_servers = str(model), True   # the base model's name on the servers; close() stops them
 
     def __call__(self, prompts, max_new_tokens, stop):
         reqs = [GenRequest(prompt=p, temperature=self.temperature, top_p=self.top_p, max_tokens=max_new_tokens, stop=list(stop) or None, seed=self.seed) for p in prompts]
@@ -144,9 +149,28 @@ class VLLMEngine:
 
     def close(self, finished=False):
         "Stop the servers this engine started; `finished`: the evaluation is complete, so the journal goes too"
-        self.teacher.close(); self.teacher.cache.close()
+        if self.owns_servers: self.teacher.close()
+        self.teacher.cache.close()
         if finished and self.journal:
             for f in (self.journal, *(self.journal.with_name(self.journal.name + x) for x in ('-wal', '-shm', '-journal'))): f.unlink(missing_ok=True)
+
+# %% ../nbs/08_evaluate.ipynb #3682b760
+@patch(as_prop=True)
+def dtype(self: VLLMEngine) -> Optional[dict]:
+    "The DtypeChoice (as JSON) of the servers this engine started; for `vllm.endpoints`, what params asked for"
+    fleet = self.teacher.backend.fleet
+    if fleet.servers: return fleet.servers[0].record.get('dtype')
+    return {'dtype': fleet.cfg.dtype, 'reason': 'servers at vllm.endpoints: as they were started'} if fleet.cfg.endpoints else None
+
+@patch
+def for_base(self: VLLMEngine, journal=None) -> VLLMEngine:
+    "An engine asking the same servers for the base model (`self.served`); closing it leaves the servers running"
+    e = copy.copy(self)
+    tcfg = self.teacher.cfg.model_copy(update={'model': self.served})
+    be = copy.copy(self.teacher.backend); be.model = self.served
+    e.model_id, e.resumed, e.owns_servers, e.journal = self.served, 0, False, Path(journal) if journal else None
+    e.teacher = Teacher(tcfg, backend=be, cache=TeacherCache(str(e.journal) if journal else ':memory:'), progress=self.teacher.progress)
+    return e
 
 # %% ../nbs/08_evaluate.ipynb #259dc99f
 def weights_stamp(*models) -> str:
@@ -178,7 +202,9 @@ def make_engine(cfg: EvalConfig, model=None, adapter=None, log_dir=None):
         mid = _model_id(m) + (f"+{Path(adapter).resolve()}" if adapter else '')
     else:
         device = cfg.device if cfg.device != 'auto' else ('cuda' if _cuda() else 'cpu')
-        m, tok, mid = load_eval_model(model or cfg.model, adapter, device=device)
+        choice = choose_dtype(cfg.dtype, device, gpu_dtype='bfloat16')   # what load_model does with cfg.dtype
+        m, tok, mid = load_eval_model(model or cfg.model, adapter, device=device, dtype=cfg.dtype)
+        return HFEngine(m, tok, cfg.batch_size, cfg.temperature, cfg.top_p, cfg.seed, model_id=mid, dtype=choice.to_json())
     return HFEngine(m, tok, cfg.batch_size, cfg.temperature, cfg.top_p, cfg.seed, model_id=mid)
 
 def _cuda() -> bool:
@@ -293,6 +319,8 @@ def _finalize_bench(problems, path, fp, modes) -> list[dict]:
     return ordered[:len(problems)]
 
 # %% ../nbs/08_evaluate.ipynb #2addae4c
+def _is_engine(x) -> bool: return hasattr(x, 'chunk_size') and hasattr(x, 'model_id')   # an engine object, not a model to load
+
 def _data_files(sets: dict) -> dict:
     "The file each benchmark was read from, with its sha256 (None for problems given in memory)"
     out = {}
@@ -313,7 +341,7 @@ def evaluate(cfg: EvalConfig,            # benchmarks, engine, protocol override
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     benches = list(problems) if problems else list(cfg.benchmarks)
     sets = {b: problems[b] if problems is not None else load_benchmark(b, 'test', data_dir=data_dir, limit=cfg.limit, seed=cfg.seed) for b in benches}
-    given = hasattr(model, 'chunk_size') and hasattr(model, 'model_id')
+    given = _is_engine(model)
     engine = model if given else make_engine(cfg, model, adapter, log_dir=out/'vllm')
     res = EvalResult({'benchmarks': {}, 'timing': {}, 'data': _data_files(sets)}, out)
     finished = False
@@ -327,11 +355,37 @@ def evaluate(cfg: EvalConfig,            # benchmarks, engine, protocol override
         finished = True
     finally:   # stop a vLLM server started for this evaluation; its journal goes once every prediction is written
         if not given: getattr(engine, 'close', lambda finished: None)(finished=finished)
-    res.metrics.update(model=engine.model_id, adapter=str(adapter or cfg.adapter) if (adapter or cfg.adapter) else None)
+    res.metrics.update(model=engine.model_id, adapter=str(adapter or cfg.adapter) if (adapter or cfg.adapter) else None, dtype=getattr(engine, 'dtype', None))
     res.metrics['protocol'] = dict(engine=engine.name, model=engine.model_id, prompt=cfg.prompt or eval_prompt('{instruction}'), stop=stop_strings(cfg),
         max_new_tokens={b: sorted({max_tokens_for(b, cfg, bench_kind(b, p)) for p in sets[b]}) for b in benches}, temperature=cfg.temperature, top_p=cfg.top_p,
         limit=cfg.limit, seed=cfg.seed, grading=list(cfg.grading), batch_size=cfg.batch_size)
     for bd in ('overall', 'by_subject', 'by_level', 'by_length'):
         if (p := plot_breakdown(res.metrics['benchmarks'], bd, out/f"accuracy_{bd}.png", cfg.grading)): res.plots.append(p)
+    atomic_write_text(out/'metrics.json', json.dumps(res.metrics, indent=2, default=str))
+    return res
+
+# %% ../nbs/08_evaluate.ipynb #3398256d
+def evaluate_with_base(cfg: EvalConfig, out_dir, model=None, adapter=None,
+                       base_model=None,   # the fine-tune's base (a name, or an engine); None: the adapter's base
+                       data_dir=None, problems: Optional[dict] = None) -> EvalResult:
+    "`evaluate` the base model into out_dir/base, then `model` (+ `adapter`) on the same items; metrics get `base` and `paired`"
+    out, adapter = Path(out_dir), adapter or cfg.adapter
+    engine = model if _is_engine(model) else make_engine(cfg, model, adapter, log_dir=out/'vllm')
+    if _is_engine(base_model): base = base_model
+    elif isinstance(engine, VLLMEngine) and adapter and base_model in (None, engine.served):
+        base = engine.for_base(journal=out/'vllm'/f"journal-base-{weights_stamp(engine.served)}.sqlite")
+    else: base = make_engine(cfg, base_model or adapter_base(adapter), log_dir=out/'base'/'vllm')
+    finished = False
+    try:
+        before = evaluate(cfg, out/'base', model=base, data_dir=data_dir, problems=problems)
+        res = evaluate(cfg, out, model=engine, adapter=adapter, data_dir=data_dir, problems=problems)
+        finished = True
+    finally:   # the base engine first: on a shared server, the fine-tuned model's engine stops it
+        for e, given in ((base, _is_engine(base_model)), (engine, _is_engine(model))):
+            if not given: getattr(e, 'close', lambda finished: None)(finished=finished)
+    keep = ('n', *cfg.grading, 'no_answer', 'finish_reasons', 'mean_completion_tokens')
+    res.metrics['base'] = {'model': before.metrics['model'], 'dtype': before.metrics.get('dtype'),
+                           'benchmarks': {b: {k: m[k] for k in keep if k in m} for b, m in before.metrics['benchmarks'].items()}}
+    res.metrics['paired'] = {b: paired_outcomes(read_predictions(before.predictions[b]), read_predictions(p), cfg.grading) for b, p in res.predictions.items()}
     atomic_write_text(out/'metrics.json', json.dumps(res.metrics, indent=2, default=str))
     return res

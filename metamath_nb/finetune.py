@@ -11,16 +11,17 @@ from typing import Any, Optional
 
 from .config import FinetuneConfig, set_seed
 from .files import atomic_write_text, replace_dir, save_figure, unique_tmp_dir
+from .hardware import DtypeChoice, choose_dtype
 from .merge import merge_in_child
 from .models import load_model, resolve_model
 from .sft_data import build_sft_dataset, load_sft_rows
 from .train_guard import NonFiniteLoss, StopOnNonFinite
 
 # %% auto #0
-__all__ = ['local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'compute_dtype', 'fp32_masters',
-           'trainable_dtypes', 'count_params', 'grad_checkpointing', 'load_for_training', 'batch_plan', 'training_args',
-           'RunMetrics', 'peak_memory_mb', 'last_checkpoint', 'drop_incomplete_checkpoints', 'plot_loss',
-           'FinetuneResult', 'recorded_result', 'result_record', 'release', 'record_base', 'finetune']
+__all__ = ['local_rank', 'world_size', 'sharding', 'train_device', 'unsloth_available', 'dtype_choice', 'compute_dtype',
+           'fp32_masters', 'trainable_dtypes', 'count_params', 'grad_checkpointing', 'load_for_training', 'batch_plan',
+           'training_args', 'RunMetrics', 'peak_memory_mb', 'last_checkpoint', 'drop_incomplete_checkpoints',
+           'plot_loss', 'FinetuneResult', 'recorded_result', 'result_record', 'release', 'record_base', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #99312072
 def local_rank() -> int:
@@ -49,13 +50,21 @@ def unsloth_available() -> bool:
     return torch.cuda.is_available() or importlib.util.find_spec('torchvision') is None
 
 # %% ../nbs/07_finetune.ipynb #69411b7b
-def compute_dtype(cfg: FinetuneConfig, device: str):
-    "bf16 where params ask for it and the device has it (a CUDA GPU with bf16, or the CPU's autocast), else fp32"
+def dtype_choice(cfg: FinetuneConfig, device: str) -> DtypeChoice:
+    "The compute dtype of a fine-tune and why: `cfg.dtype`, and for auto bfloat16 on a GPU that has it, on a CPU where native"
     import torch
-    if not cfg.bf16: return torch.float32
-    if str(device).startswith('cuda') and not torch.cuda.is_bf16_supported():
-        warnings.warn("bf16 asked for, but this GPU has no bf16: computing in fp32"); return torch.float32
-    return torch.bfloat16
+    cuda = str(device).startswith('cuda')
+    gpu_bf16 = cuda and torch.cuda.is_bf16_supported()
+    c = choose_dtype(cfg.dtype, device, gpu_dtype='bfloat16' if gpu_bf16 else 'float32')
+    if cuda and c.dtype == 'bfloat16' and not gpu_bf16:
+        warnings.warn("bf16 asked for, but this GPU has no bf16: computing in fp32")
+        return DtypeChoice('float32', c.requested, str(device), 'bfloat16 asked for, but this GPU has none')
+    return c
+
+def compute_dtype(cfg: FinetuneConfig, device: str):
+    "The torch dtype of the forward and backward passes (`dtype_choice`)"
+    import torch
+    return getattr(torch, dtype_choice(cfg, device).dtype)
 
 def fp32_masters(model):
     "Make every trainable weight fp32, the copy the optimizer updates; returns the model"
@@ -298,7 +307,7 @@ def _run_metrics(cfg, trainer, rm, ck, device, masters, trainable, total, data_s
     "What metrics.json records of the training part of a run"
     st, hist, cuda = trainer.state, trainer.state.log_history, str(device).startswith('cuda')
     return {'status': 'done', 'trainer': cfg.trainer, 'base_model': cfg.base_model, 'device': device,
-        'dtype': str(compute_dtype(cfg, device)).replace('torch.', ''), 'master_dtype': rm.master_dtype or masters,
+        'dtype': dtype_choice(cfg, device).dtype, 'dtype_choice': dtype_choice(cfg, device).to_json(), 'master_dtype': rm.master_dtype or masters,
         'load_in_4bit': cfg.load_in_4bit and cfg.trainer != 'full', 'distributed': trainer.accelerator.distributed_type.name,
         'batch': batch_plan(cfg, world_size()), 'effective_batch': batch_plan(cfg, world_size())['effective'],
         'global_step': st.global_step, 'max_steps': st.max_steps, 'resumed_from': ck.name if ck else None,

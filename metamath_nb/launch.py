@@ -33,10 +33,11 @@ def launched(cfg: FinetuneConfig) -> bool:
 # %% ../nbs/07a_launch.ipynb #9063379b
 def launch_command(cfg: FinetuneConfig, job) -> list[str]:
     "The command that runs `job`: `accelerate launch` on `cfg.num_processes` processes, or one fresh Python process"
+    from metamath_nb.finetune import dtype_choice, train_device
     if not _accelerated(cfg): return [sys.executable, '-m', 'metamath_nb.launch', str(job)]
     cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--num_processes', str(cfg.num_processes),
            '--num_machines', '1', '--main_process_port', '0', '--dynamo_backend', 'no',
-           '--mixed_precision', 'bf16' if cfg.bf16 else 'no']
+           '--mixed_precision', 'bf16' if dtype_choice(cfg, train_device()).dtype == 'bfloat16' else 'no']
     if (f := accelerate_config_file(cfg.accelerate_config)): cmd += ['--config_file', str(f)]
     elif cfg.num_processes > 1: cmd += ['--multi_gpu']
     return cmd + ['-m', 'metamath_nb.launch', str(job)]

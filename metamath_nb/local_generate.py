@@ -118,7 +118,7 @@ class HFBackend:
     def generate(self, items, n, temperature, top_p, max_tokens, stop, seed, sample_indices=None) -> list[GenResult]:
         if self.model is None:
             from metamath_nb.models import load_model
-            self.model, self.tokenizer = load_model(self.cfg.model, device=self.cfg.device)
+            self.model, self.tokenizer = load_model(self.cfg.model, device=self.cfg.device, dtype=self.cfg.dtype)
         return hf_generate(self.model, self.tokenizer, items, n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens,
                            stop=stop, seed=seed, batch_size=self.cfg.batch_size, sample_indices=sample_indices)
     def prepare(self): pass

@@ -8,6 +8,8 @@ import importlib.util, json, os, shutil, time, warnings
 from pathlib import Path
 from typing import Optional
 
+from .hardware import choose_dtype
+
 # %% auto #0
 __all__ = ['CHATML_TEMPLATE', 'SMOLLM2_GGUF', 'ALIASES', 'cache_dir', 'tiny_llama', 'smollm2_gguf', 'smollm2_path',
            'resolve_model', 'model_config', 'context_length', 'load_model']
@@ -137,7 +139,9 @@ def _device(device):
     if device in (None, 'auto'): return 'cuda' if torch.cuda.is_available() else 'cpu'
     return device
 
-def load_model(name, device='auto', dtype=None, load_in_4bit:bool=False, **kw):
+def load_model(name, device='auto',
+               dtype=None,  # a torch dtype or its name; 'auto': metamath_nb.hardware's choice; None: float32 on a CPU, bfloat16 on a GPU
+               load_in_4bit:bool=False, **kw):
     "Load (model, tokenizer) for a hub id, local path or alias; left padding, a pad token, eval mode"
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
@@ -145,6 +149,7 @@ def load_model(name, device='auto', dtype=None, load_in_4bit:bool=False, **kw):
     tok = AutoTokenizer.from_pretrained(path)
     tok.padding_side = 'left'
     if tok.pad_token is None: tok.pad_token = tok.eos_token
+    if dtype == 'auto': dtype = choose_dtype('auto', device, gpu_dtype='bfloat16').dtype   # on a CPU: bfloat16 where native
     if isinstance(dtype, str): dtype = getattr(torch, dtype)
     if load_in_4bit:
         kw['quantization_config'] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4',

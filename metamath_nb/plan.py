@@ -349,7 +349,16 @@ def _evaluate_lines(cfg: RunConfig, m) -> list[tuple[str, str]]:
         out.append((b, f"{n:,} problems, <= {e.max_new_tokens.get(b, 512)} new tokens each" if n is not None else why))
     return out + _need_lines(cfg, 'evaluate', m)
 
-_STAGE_LINES = {'synthesize': _synthesize_lines, 'finetune': _finetune_lines, 'evaluate': _evaluate_lines}
+def _analysis_lines(cfg: RunConfig, m) -> list[tuple[str, str]]:
+    "The analysis stages (metamath_nb.analysis_stage): the model or embedder, and the data they measure"
+    p, d, e = cfg.perplexity, cfg.diversity, cfg.diversity.embedder
+    per = lambda n: f"at most {n:,} rows per type" if n else 'every row'
+    return {'perplexity': [('model', f"{_model_line(p.model)}, scored: {p.mode}"), ('data', f"{', '.join(p.data)}; {per(p.limit)}")],
+            'diversity': [('embedder', _model_line(e.model) + ', mean-pooled' if e.backend == 'hf' else f"{e.model} at {e.base_url or 'api.openai.com'}"),
+                          ('data', f"base {', '.join(d.base)} ({per(d.base_limit).replace(' per type', '')}); new {', '.join(d.new)} ({per(d.new_limit)})")]}
+
+_STAGE_LINES = {'synthesize': _synthesize_lines, 'finetune': _finetune_lines, 'evaluate': _evaluate_lines,
+                'perplexity': lambda cfg, m: _analysis_lines(cfg, m)['perplexity'], 'diversity': lambda cfg, m: _analysis_lines(cfg, m)['diversity']}
 
 def plan_run(cfg: RunConfig, stages=None, m: Optional[Machine] = None) -> RunPlan:
     "The plan of the run of `cfg` (its `stages`, default all it lists): nothing runs, nothing is written"

@@ -11,7 +11,8 @@ from typing import Optional
 from .config import RunConfig, ParamsError, load_params
 from .plan import fit_problems
 from .rundir import RunDir, reopen_run, start_run
-from .vocabulary import BENCHMARKS, INCORRECT_SOURCE, METAMATHQA_TYPES, SEED_SOURCES, SFT_TYPES, STAGE_NAMES, TEST_SETS, require_keys
+from .vocabulary import (ANALYSIS_DATA, BENCHMARKS, INCORRECT_SOURCE, METAMATHQA_TYPES, RUN_DATA, SEED_SOURCES, SFT_TYPES, STAGE_NAMES, TEST_SETS,
+                                    data_item, require_keys)
 from .yaml_lines import suggest
 
 # %% auto #0
@@ -219,9 +220,34 @@ def _evaluate_budget(cfg: RunConfig):
     for b, n in cfg.evaluate.max_new_tokens.items():
         if (why := _fits(n, c, model)): yield ('evaluate', 'max_new_tokens', b), why
 
+# %% ../nbs/09b_preflight.ipynb #aca072c1
+def _analysis_data_checks(cfg: RunConfig, section: str, field: str, items):
+    for i, item in enumerate(items):
+        src, _ = data_item(item)
+        if src in RUN_DATA and 'synthesize' not in cfg.stages: yield (section, field, i), f"'{item}' reads this run's synthesis: add synthesize to the run's stages"
+        elif src == 'metamathqa' and _offline('dataset') and not _hub_cached('meta-math/MetaMathQA', 'dataset'):
+            yield (section, field, i), "meta-math/MetaMathQA is not cached while the hub is offline: name a local MetaMathQA .json/.jsonl file"
+        elif src not in ANALYSIS_DATA and not Path(src).is_file(): yield (section, field, i), f"{src}: MetaMathQA file not found"
+
+def _perplexity_checks(cfg: RunConfig):
+    p = cfg.perplexity
+    if (why := model_problem(p.model)): yield ('perplexity', 'model'), why
+    if p.device == 'cuda' and not _cuda(): yield ('perplexity', 'device'), "cuda, but CUDA is not available here"
+    if (why := _fits(p.max_length, _context(p.model), p.model, 'tokens')): yield ('perplexity', 'max_length'), why
+    yield from _analysis_data_checks(cfg, 'perplexity', 'data', p.data)
+
+def _diversity_checks(cfg: RunConfig):
+    from metamath_nb.embed import endpoint_problem
+    d, e = cfg.diversity, cfg.diversity.embedder
+    if e.backend == 'hf' and (why := model_problem(e.model)): yield ('diversity', 'embedder', 'model'), why
+    if e.backend == 'hf' and e.device == 'cuda' and not _cuda(): yield ('diversity', 'embedder', 'device'), "cuda, but CUDA is not available here"
+    if (why := endpoint_problem(e)): yield ('diversity', 'embedder', 'api_key_env' if 'key' in why and 'reached' not in why else 'base_url'), why
+    yield from _analysis_data_checks(cfg, 'diversity', 'base', d.base)
+    yield from _analysis_data_checks(cfg, 'diversity', 'new', d.new)
+
 # %% ../nbs/09b_preflight.ipynb #66a00ef6
 _CHECKS = {'synthesize': [_teacher_checks, _augment_checks, _teacher_budget], 'finetune': [_finetune_checks, _finetune_budget],
-           'evaluate': [_evaluate_checks, _evaluate_budget]}
+           'evaluate': [_evaluate_checks, _evaluate_budget], 'perplexity': [_perplexity_checks], 'diversity': [_diversity_checks]}
 require_keys(_CHECKS, STAGE_NAMES, 'metamath_nb.preflight._CHECKS')   # a new stage gets its checks here
 
 def preflight(cfg: RunConfig, stages=None) -> list[str]:

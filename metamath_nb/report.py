@@ -18,7 +18,7 @@ from .vocabulary import AUG_NAMES, RELEASED_CHECKPOINTS, STAGE_NAMES, paper_numb
 # %% auto #0
 __all__ = ['NOT_RUN', 'PAPER_BENCH', 'RELEASED', 'short', 'runs_overview', 'table1', 'table3_key', 'types_key', 'table2',
            'table3', 'format_table', 'to_markdown', 'to_latex', 'to_csv', 'save_table', 'not_run_list',
-           'lead_with_runs']
+           'lead_with_runs', 'before_after']
 
 # %% ../nbs/41_report.ipynb #4ffa4887
 NOT_RUN = 'not run'
@@ -260,3 +260,12 @@ def lead_with_runs(t: pd.DataFrame) -> str:
     ran = t[t.run_id != NOT_RUN]
     head = to_markdown(ran) if len(ran) else '*No run has produced a number for this table yet.*\n'
     return head + ('\n' + not_run_list(t) if (t.run_id == NOT_RUN).any() else '')
+
+# %% ../nbs/41_report.ipynb #b289d9b4
+def before_after(outputs_root) -> str:
+    "Markdown: per run that evaluated its base model beside its fine-tune, the before/after table; a sentence where none did"
+    parts = []
+    for _, r in collect_runs(outputs_root).iterrows():
+        if (s := run_summary(r.path)) is not None and s.paired:
+            parts.append(f"**{md_text(r.study)} / {md_text(r.run_id)}**: base {md_text(s.base_model)} -> fine-tuned, on the same items\n\n{s.before_after_table()}\n")
+    return '\n'.join(parts) or '*No run evaluated its base model beside its fine-tune (`evaluate.compare_base`).*\n'

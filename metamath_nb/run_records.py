@@ -12,14 +12,14 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 from .config import RunConfig, params_hash
-from .eval_metrics import BenchSummary, EvalSummary, LengthGroup
+from .eval_metrics import BenchSummary, EvalSummary, LengthGroup, paired_outcomes
 from .stages import read_stage, stale_stages, stage_seconds
 from .vocabulary import CURATION_FUNNEL, STAGE_NAMES
 from .yaml_lines import parse_yaml
 
 # %% auto #0
 __all__ = ['FUNNEL_COLUMNS', 'RUN_COLUMNS', 'ReportError', 'read_json', 'read_yaml', 'read_csv', 'write_fixture_run',
-           'fixture_bench', 'fixture_outputs', 'run_dirs', 'run_stale', 'collect_runs', 'run_summary',
+           'fixture_bench', 'fixture_paired', 'fixture_outputs', 'run_dirs', 'run_stale', 'collect_runs', 'run_summary',
            'run_summary_text']
 
 # %% ../nbs/41a_run_records.ipynb #120dd803
@@ -56,7 +56,8 @@ def write_fixture_run(root, study, run_id,
                       composition: Optional[dict] = None, # (dataset, type) -> count, e.g. ('GSM8K', 'AnsAug'): 12
                       summary: Optional[dict] = None,    # bench -> BenchSummary, or its JSON: {n, accuracy: {metamath, robust}, by_length: [...]}
                       types: Optional[list] = None,      # finetune.types
-                      base_model: str = 'smollm2', commit: str = '0' * 40) -> Path:
+                      base_model: str = 'smollm2', commit: str = '0' * 40,
+                      paired: Optional[dict] = None) -> Path:  # bench -> paired_outcomes (base model beside the fine-tune), e.g. fixture_paired(...)
     "Write a run folder `root/study/run_id` in the outputs/ layout (for tests and examples)"
     status = status or {}
     cfg = RunConfig(study=study, run_id=run_id, labels=labels or {}, stages=list(status) or ['synthesize', 'finetune', 'evaluate'],
@@ -79,10 +80,10 @@ def write_fixture_run(root, study, run_id,
         pd.DataFrame([[ds, t, c] for (ds, t), c in composition.items()], columns=['dataset', 'type', 'count']).to_csv(p/'synthesize'/'composition.csv', index=False)
     if summary is not None:
         benches = {b: v if isinstance(v, BenchSummary) else BenchSummary.from_json(v, f"summary: {b}") for b, v in summary.items()}
-        (p/'evaluate'/'summary.json').write_text(json.dumps(EvalSummary(base_model, None, benches).to_json(), indent=2))
+        (p/'evaluate'/'summary.json').write_text(json.dumps(EvalSummary(base_model, None, benches, base_model if paired else None, paired or {}).to_json(), indent=2))
     if 'finetune' in status:
         (p/'finetune'/'metrics.json').write_text(json.dumps({'train_loss': [[1, 2.0], [2, 1.5]], 'tokens_per_s': 100.0,
-            'peak_mem_mb': 500, 'trainable_params': 1000, 'wall_s': 10.0, 'base_model': base_model, 'trainer': 'peft'}))
+            'peak_mem_mb': 500, 'trainable_params': 1000, 'wall_s': 10.0, 'base_model': base_model, 'trainer': 'peft', 'dtype': 'float32'}))
     return p
 
 # %% ../nbs/41a_run_records.ipynb #057d4931
@@ -92,13 +93,18 @@ def fixture_bench(n: int, metamath: float, robust: float) -> BenchSummary:
     return BenchSummary(n, {'metamath': metamath, 'robust': robust},
                         by_length=[LengthGroup(b, k, {'metamath': min(1, max(0, metamath + d)), 'robust': min(1, max(0, robust + d))}) for b, k, d in halves])
 
+def fixture_paired(n: int, found: int, correct: int) -> dict:
+    "Paired outcomes for fixtures: a base model that never writes an answer line (the robust grader finds one each time), none correct; then `found` answer lines, `correct` right"
+    row = lambda i, out, ok: {'id': i, 'answer_metamath': out, 'answer_robust': out or '0', 'correct_metamath': ok, 'correct_robust': ok}
+    return paired_outcomes([row(i, None, False) for i in range(n)], [row(i, '1' if i < found else None, i < correct) for i in range(n)])
+
 def fixture_outputs(root) -> Path:
     "The fixture outputs folder of the report's tests (see above), written under `root`"
     fx, all3 = Path(root), {'synthesize': 'done', 'finetune': 'done', 'evaluate': 'done'}
     write_fixture_run(fx, 'smoke', 'smoke-1a2b3c4d', status=all3,
         funnel={'GSM_AnsAug': [10, 10, 9, 6, 5, 5, 5], 'GSM_FOBAR': [10, 10, 8, 3, 3, 3, 3], 'MATH_AnsAug': [8, 8, 8, 2, 2, 2, 2]},
         composition={('GSM8K', 'AnsAug'): 5, ('GSM8K', 'FOBAR'): 3, ('MATH', 'AnsAug'): 2},
-        summary={'mini_heldout': fixture_bench(8, .25, .375)})
+        summary={'mini_heldout': fixture_bench(8, .25, .375)}, paired={'mini_heldout': fixture_paired(8, 7, 2)})
     write_fixture_run(fx, 'table3', 'gsm8k-ansaug', labels={'table': 'table3', 'row': 'GSM8K AnsAug'}, status={'finetune': 'done', 'evaluate': 'done'},
         types=['GSM_AnsAug'], summary={'gsm8k': fixture_bench(100, .52, .55), 'math': fixture_bench(50, .04, .06)})
     write_fixture_run(fx, 'table3', 'gsm8k-all', labels={'table': 'table3', 'row': 'GSM8K AnsAug+Rephrasing+SV+FOBAR'},
@@ -186,17 +192,20 @@ def _finetune_line(run: Path) -> Optional[str]:
     m = read_json(f)
     loss = m.get('train_loss') or []
     first_last = f", loss {loss[0][1]:.3f} -> {loss[-1][1]:.3f}" if loss else ''
-    return f"{m.get('trainer', '')} on {m.get('base_model', '?')}: {m.get('global_step', len(loss))} steps{first_last}"
+    dtype = f", {m['dtype']} compute" if m.get('dtype') else ''
+    return f"{m.get('trainer', '')} on {m.get('base_model', '?')}: {m.get('global_step', len(loss))} steps{first_last}{dtype}"
 
 # %% ../nbs/41a_run_records.ipynb #8336d50d
 def run_summary_text(run_path, report_html=None) -> str:
-    "A few lines on a finished run: stages, rows kept per type, fine-tune, accuracy with 95% CIs, paths"
+    "A few lines on a finished run: stages, rows kept per type, fine-tune, accuracy with 95% CIs, the base model beside the fine-tune, paths"
     run = Path(run_path)
     lines = [f"run        {run}", f"stages     {_stage_line(run)}"]
     if (k := _kept_line(run)) is not None: lines.append(f"rows kept  {k}")
     if (f := _finetune_line(run)) is not None: lines.append(f"fine-tune  {f}")
     acc = s.accuracy_table('text').splitlines() if (s := run_summary(run)) else []
     lines += [f"{'accuracy' if i == 0 else '':<10} {a}" for i, a in enumerate(acc)]
+    ba = s.before_after_table('text').splitlines() if s else []
+    lines += [f"{'vs base' if i == 0 else '':<10} {a}" for i, a in enumerate(ba)]
     if report_html: lines.append(f"report     {report_html}")
     rule = '-' * max(len(l) for l in lines)
     return '\n'.join([rule, *lines, rule])

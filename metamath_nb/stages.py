@@ -13,7 +13,7 @@ from IPython import get_ipython
 from .config import RunConfig
 from .files import file_sha256, now, seconds_between
 from .rundir import RunDir
-from .vocabulary import STAGE_NAMES, STAGES, stage_sections
+from .vocabulary import STAGES, stage_sections, upstream_stages
 
 # %% auto #0
 __all__ = ['stage_hash', 'read_stage', 'write_stage', 'products_hash', 'stage_inputs', 'stale_inputs', 'stale_stages',
@@ -21,9 +21,9 @@ __all__ = ['stage_hash', 'read_stage', 'write_stage', 'products_hash', 'stage_in
 
 # %% ../nbs/00f_stages.ipynb #48119850
 def stage_hash(cfg: RunConfig, stage: str) -> str:
-    "sha256 of the params sections `stage` depends on (its own and every upstream stage's)"
+    "sha256 of the params sections `stage` depends on (its own and those of the stages it depends on)"
     d = cfg.model_dump(mode='json', include=set(stage_sections(stage)))
-    d['stages'] = [s for s in cfg.stages if s in STAGES and STAGE_NAMES.index(s) <= STAGE_NAMES.index(stage)]
+    d['stages'] = [s for s in cfg.stages if s in (*upstream_stages(stage), stage)]
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 # %% ../nbs/00f_stages.ipynb #a9fe6a2d
@@ -52,8 +52,8 @@ def products_hash(run_path, stage: str) -> str:
     return h.hexdigest()
 
 def _upstream(cfg: RunConfig, stage: str) -> list[str]:
-    "The stages of the run before `stage`"
-    return [s for s in cfg.stages if s in STAGES and STAGE_NAMES.index(s) < STAGE_NAMES.index(stage)]
+    "The stages of the run that `stage` depends on (`vocabulary.upstream_stages`)"
+    return [s for s in cfg.stages if s in upstream_stages(stage)]
 
 # %% ../nbs/00f_stages.ipynb #2fa44d97
 def stage_inputs(run_path, cfg: RunConfig, stage: str) -> dict:

@@ -16,8 +16,8 @@ from .sft_data import load_sft_rows, seed_to_row, select_rows
 from .vocabulary import INCORRECT_FILE, INCORRECT_SOURCE
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'fewshot_seed_ids', 'heldout_problems', 'eval_problem_sets', 'eval_model', 'run_teacher', 'sft_rows',
-           'zero_rows_note']
+__all__ = ['RUN_FILES', 'fewshot_seed_ids', 'heldout_problems', 'eval_problem_sets', 'eval_model', 'evaluate_run', 'run_teacher',
+           'sft_rows', 'zero_rows_note']
 
 # %% ../nbs/10_study.ipynb #05a05ffe
 def fewshot_seed_ids(overrides: Optional[dict] = None) -> set[str]:
@@ -53,6 +53,15 @@ def eval_model(cfg: RunConfig, run: RunDir) -> tuple[str, Optional[str]]:
         return r['base_model'], at(r.get('adapter_dir'))
     print(f"no fine-tuned model in {run.path}: evaluating the base model {cfg.finetune.base_model}")
     return cfg.finetune.base_model, None
+
+# %% ../nbs/10_study.ipynb #6f6285d8
+def evaluate_run(cfg: RunConfig, run: RunDir, model, adapter=None, sets: Optional[dict] = None):
+    "Evaluate `model` (+ `adapter`) on `sets` into the run's evaluate/; with evaluate.compare_base, its base model too"
+    from metamath_nb.evaluate import evaluate, evaluate_with_base
+    kw = dict(data_dir=cfg.data.data_dir, problems=sets)
+    if cfg.evaluate.compare_base and (adapter or model != cfg.finetune.base_model):
+        return evaluate_with_base(cfg.evaluate, run.path/'evaluate', model, adapter, base_model=cfg.finetune.base_model, **kw)
+    return evaluate(cfg.evaluate, run.path/'evaluate', model=model, adapter=adapter, **kw)
 
 # %% ../nbs/10_study.ipynb #1778681f
 def run_teacher(cfg: RunConfig, run: RunDir):

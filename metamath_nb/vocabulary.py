@@ -13,8 +13,10 @@ __all__ = ['Dataset', 'DATASETS', 'DATASET_NAMES', 'GRADER_KIND', 'DATA_SOURCES'
            'AugType', 'SFT', 'METAMATHQA_TYPES', 'SFT_TYPES', 'RELEASED_READING', 'METAMATHQA_FIELDS', 'FUNNEL',
            'CURATION_FUNNEL', 'DISAGREEMENT', 'INCORRECT', 'INCORRECT_FILE', 'INCORRECT_SOURCE', 'BENCHMARKS',
            'TEST_SETS', 'BENCH_KIND', 'DEFAULT_MAX_NEW_TOKENS', 'STAGES', 'STAGE_NAMES', 'Stage', 'STAGE_NOTEBOOKS',
-           'REPORT_NOTEBOOK', 'TABLES', 'RELEASED_CHECKPOINTS', 'dataset_of', 'Augmentation', 'metamath_type',
-           'parse_type', 'Benchmark', 'StageSpec', 'stage_sections', 'paper_numbers', 'paper_targets', 'require_keys']
+           'REPORT_NOTEBOOK', 'ANSWER_ONLY', 'ANALYSIS_DATA', 'RUN_DATA', 'ANALYSIS_TYPES', 'TABLES',
+           'RELEASED_CHECKPOINTS', 'dataset_of', 'Augmentation', 'metamath_type', 'parse_type', 'Benchmark',
+           'StageSpec', 'upstream_stages', 'stage_sections', 'data_item', 'paper_numbers', 'paper_targets',
+           'require_keys']
 
 # %% ../nbs/00c_vocabulary.ipynb #37f9aa04
 Dataset = Literal['GSM', 'MATH']
@@ -108,24 +110,52 @@ class StageSpec:
     notebook: str             # the study notebook that runs it (nbs/)
     sections: tuple           # the params sections it reads itself
     products: tuple = ()      # what later stages read of its folder (glob patterns): their record names these files' hash
+    after: Optional[tuple] = None  # the earlier stages whose params and products it depends on; None: every stage before it
 
 STAGES = {s.name: s for s in (
-    StageSpec('synthesize', '50_synthesize.ipynb', ('seed', 'data', 'teacher', 'augment', 'curate'), ('metamathqa.jsonl', INCORRECT_FILE)),
+    StageSpec('synthesize', '50_synthesize.ipynb', ('seed', 'data', 'teacher', 'augment', 'curate'), ('metamathqa.jsonl', 'candidates.jsonl', INCORRECT_FILE)),
     StageSpec('finetune', '60_finetune.ipynb', ('finetune',), ('result.json', 'adapter/**/*', 'merged/**/*')),
-    StageSpec('evaluate', '70_evaluate.ipynb', ('evaluate',)))}
+    StageSpec('evaluate', '70_evaluate.ipynb', ('evaluate',)),
+    StageSpec('perplexity', '71_perplexity.ipynb', ('perplexity',), after=('synthesize',)),
+    StageSpec('diversity', '72_diversity.ipynb', ('diversity',), after=('synthesize',)))}
 STAGE_NAMES = tuple(STAGES)
 Stage = Literal[STAGE_NAMES]
 STAGE_NOTEBOOKS = {s.name: s.notebook for s in STAGES.values()}
 REPORT_NOTEBOOK = '90_report.ipynb'
 
 # %% ../nbs/00c_vocabulary.ipynb #eefa86e2
+def upstream_stages(stage: str) -> tuple:
+    "The earlier stages whose params and products `stage` depends on: those its spec names, else every stage before it"
+    s = STAGES[stage]
+    return s.after if s.after is not None else STAGE_NAMES[:STAGE_NAMES.index(stage)]
+
 def stage_sections(stage: str) -> list[str]:
-    "The params sections a stage's results depend on: its own and those of every stage before it"
-    names = STAGE_NAMES[:STAGE_NAMES.index(stage) + 1]
-    return [sec for n in names for sec in STAGES[n].sections]
+    "The params sections a stage's results depend on: its own and those of the stages it depends on"
+    return [sec for n in (*upstream_stages(stage), stage) for sec in STAGES[n].sections]
+
+# %% ../nbs/00c_vocabulary.ipynb #ef58bf87
+ANSWER_ONLY = 'AnswerOnly'   # the type suffix of a seed question answered by "The answer is: X" alone
+ANALYSIS_DATA = {            # what the analysis stages read, by name (or a MetaMathQA JSON/JSONL path), each split by type
+    'answer_only': "the run's seed questions, each answered by 'The answer is: X' alone",
+    'cot': "the run's seed questions with their own chain of thought in MetaMathQA's format (the SFT rows)",
+    'synthesis': "this run's exported rows (synthesize/metamathqa.jsonl)",
+    'verified': "this run's candidates that passed verification (synthesize/candidates.jsonl)",
+    'candidates': "this run's candidates with a response, verified or not (synthesize/candidates.jsonl)",
+    'metamathqa': "the released MetaMathQA (the hub's meta-math/MetaMathQA)"}
+RUN_DATA = ('synthesis', 'verified', 'candidates')   # those read from the run's synthesize stage
+ANALYSIS_TYPES = SFT_TYPES + tuple(f"{d}_{ANSWER_ONLY}" for d in DATASETS)
+
+def data_item(item: str) -> tuple[str, Optional[str]]:
+    "(source, type or None) of an analysis data item: 'metamathqa:GSM_AnsAug' -> ('metamathqa', 'GSM_AnsAug'); ValueError when neither a name nor a JSON/JSONL path"
+    src, sep, t = str(item).rpartition(':')
+    if not sep or t not in ANALYSIS_TYPES: src, t = str(item), None
+    if src not in ANALYSIS_DATA and not src.endswith(('.json', '.jsonl')):
+        raise ValueError(f"{item!r}: not analysis data: use one of {list(ANALYSIS_DATA)} or a MetaMathQA .json/.jsonl path, optionally with :TYPE (e.g. metamathqa:GSM_AnsAug)")
+    return src, t
 
 # %% ../nbs/00c_vocabulary.ipynb #e80d3149
-TABLES = ('table1', 'table2', 'table3', 'table4', 'table9', 'table10')   # the paper's tables that paper_numbers.csv cites (Table 8's rows are Table 2's, section 'other base models')
+TABLES = ('table1', 'table2', 'table3', 'table4', 'table9', 'table10', 'figure4')   # the paper's tables (and figures with printed values)
+                                                                                # that paper_numbers.csv cites; Table 8's rows are Table 2's
 
 def paper_numbers(table: Optional[str] = None) -> 'pd.DataFrame':
     "The paper's published numbers (package data, cited per row); only `table` if given"

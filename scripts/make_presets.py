@@ -36,7 +36,7 @@ def finetune(model, data, types=()):
                                   # host memory while loading: each process holds the model in fp32 (the plan prints it: --dry-run)
   warmup_ratio: 0.03
   scheduler: cosine
-  bf16: true
+  dtype: bfloat16  # bf16 compute over fp32 master weights (run.sh: --bf16)
   load_in_4bit: false
   save_steps: 500
 """

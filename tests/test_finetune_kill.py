@@ -27,7 +27,7 @@ class KillAfterLastCheckpoint(TrainerCallback):
         if state.global_step >= state.max_steps: os.kill(os.getpid(), signal.SIGKILL)
 
 cfg = FinetuneConfig(trainer='peft', base_model='tiny', load_in_4bit=False, max_steps=2, batch_size=2, save_steps=2,
-                     learning_rate=1e-2, warmup_ratio=0.0, scheduler='constant', lora_dropout=0.0, max_length=256)
+                     learning_rate=1e-2, warmup_ratio=0.0, scheduler='constant', lora_dropout=0.0, max_length=256, dtype='float32')
 kill = sys.argv[2] == 'kill'
 finetune(cfg, load_sft_rows('sft:mini_gsm8k')[:5], sys.argv[1], seed=3, callbacks=[KillAfterLastCheckpoint()] if kill else [])
 '''

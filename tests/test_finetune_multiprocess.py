@@ -36,7 +36,7 @@ def rows():
 
 def cfg(**kw):
     base = dict(trainer='full', base_model='tiny', load_in_4bit=False, max_steps=3, batch_size=2, global_batch_size=4,
-                learning_rate=1e-3, warmup_ratio=0.0, scheduler='constant', save_steps=3, max_length=256)
+                learning_rate=1e-3, warmup_ratio=0.0, scheduler='constant', save_steps=3, max_length=256, dtype='float32')
     return FinetuneConfig(**(base | kw))
 
 
@@ -143,7 +143,7 @@ def fake_load(*a, **kw):
 with patch('torch.cuda.is_available', return_value=True), patch('torch.cuda.is_bf16_supported', return_value=True), \
      patch.object(transformers.AutoModelForCausalLM, 'from_pretrained', fake_load):
     for trainer, q in (('peft', True), ('full', False)):
-        try: F.load_for_training(FinetuneConfig(trainer=trainer, base_model='tiny', load_in_4bit=q, bf16=True))
+        try: F.load_for_training(FinetuneConfig(trainer=trainer, base_model='tiny', load_in_4bit=q, dtype='bfloat16'))
         except Stop: pass
 Path = __import__('pathlib').Path
 Path(sys.argv[1], f"rank{os.environ['LOCAL_RANK']}.json").write_text(json.dumps({'world': os.environ['WORLD_SIZE'], **seen}))
@@ -176,7 +176,7 @@ def test_sharded_full_model_loads_on_cpu(monkeypatch):
     class Placed:
         def to(self, device): seen['to'] = str(device); raise Stop
     monkeypatch.setattr(transformers.AutoModelForCausalLM, 'from_pretrained', lambda *a, **kw: Placed())
-    with pytest.raises(Stop): F.load_for_training(FinetuneConfig(trainer='full', base_model='tiny', load_in_4bit=False, bf16=True))
+    with pytest.raises(Stop): F.load_for_training(FinetuneConfig(trainer='full', base_model='tiny', load_in_4bit=False, dtype='bfloat16'))
     assert seen == {'to': 'cpu'}
 
 

@@ -1,6 +1,6 @@
 """The released training recipe, checked on CPU with the tiny model and SmolLM2's tokenizer.
 
-- Precision: one optimizer step at lr 2e-5 with `bf16: true`, set up as the code sets it up on a GPU with bf16 (the
+- Precision: one optimizer step at lr 2e-5 with `dtype: bfloat16`, set up as the code sets it up on a GPU with bf16 (the
   CUDA probes answer yes; the step itself runs on the CPU, with torch's CPU autocast): more than 99% of the trainable
   weights change and they are fp32. On the code before this change the same test finds about 30% changed (the model
   was loaded in bf16 and AdamW updated bf16 weights).
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def one_step(tmp_path):
     "Fraction of trainable weights changed by one step at lr 2e-5, their dtypes, and whether bf16 compute is on"
     from trl import SFTTrainer
-    cfg = FinetuneConfig(trainer='full', base_model='tiny', bf16=True, learning_rate=2e-5, max_steps=1, batch_size=8,
+    cfg = FinetuneConfig(trainer='full', base_model='tiny', dtype='bfloat16', learning_rate=2e-5, max_steps=1, batch_size=8,
                          warmup_ratio=0.0, scheduler='constant', load_in_4bit=False, max_length=256)
     with patch('torch.cuda.is_available', return_value=True), patch('torch.cuda.is_bf16_supported', return_value=True):
         model, tok = F.load_for_training(cfg, 'cpu')          # what a bf16 GPU gets, placed on the CPU

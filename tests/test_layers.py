@@ -6,7 +6,9 @@
   started (no cycle, also within a layer);
 - no module is longer than 400 lines, except those whose notebook says why a split would be artificial
   ("not split:" in its prose);
-- `import metamath_nb` loads no module but the foundation's console.
+- `import metamath_nb` loads no module but the foundation's console;
+- each notebook has a number of its own (`NNx_`): two branches that each add a notebook under the same number are
+  caught here, not in the docs' order.
 """
 import ast, json, re, subprocess, sys
 from pathlib import Path
@@ -50,6 +52,12 @@ def imports(module: str) -> dict:
 def test_every_module_has_a_notebook_that_says_its_layer():
     assert [m for m in MODULES if m not in NOTEBOOKS] == [], 'modules without a notebook'
     for m in MODULES: layer(m)
+
+def test_each_notebook_has_its_own_number():
+    nums = {}
+    for nb in sorted(NBS.glob('*.ipynb')):
+        if (m := re.match(r'(\d+[a-z]?)_', nb.name)): nums.setdefault(m.group(1), []).append(nb.name)
+    assert {k: v for k, v in nums.items() if len(v) > 1} == {}
 
 def test_no_import_goes_up_a_layer():
     up = [f"metamath_nb/{m}.py:{line}: {m} (layer {layer(m)}) imports {x} (layer {layer(x)})"

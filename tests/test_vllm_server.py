@@ -54,7 +54,7 @@ def smollm2_server(adapter, tmp_path_factory):
 
 def _outputs(res, bench='gsm8k'): return [r['output'] for r in read_predictions(res.predictions[bench])]
 
-EVAL = EvalConfig(model='smollm2', max_new_tokens={'gsm8k': 48}, device='cpu', batch_size=8)
+EVAL = EvalConfig(model='smollm2', max_new_tokens={'gsm8k': 48}, device='cpu', dtype='float32', batch_size=8)   # float32, as the server
 
 
 @pytest.fixture(scope='session')
