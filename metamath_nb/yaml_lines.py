@@ -92,7 +92,10 @@ def parse_yaml(text: str, fname, error=ValueError, unique: bool = False) -> tupl
 
 # %% ../nbs/00b_yaml_lines.ipynb #60b99d34
 def suggest(name, choices, listing: bool = True) -> str:
-    "' (did you mean X?)' for a close match, else (with `listing`) ' (known: ...)'; '' when nothing fits"
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
-    if close: return f" (did you mean '{close[0]}'?)"
-    return f" (known: {', '.join(map(str, choices))})" if listing else ''
+    "' (did you mean X?)' for a close match (' X or Y' when two are about as close), else (with `listing`) ' (known: ...)'"
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(name), names, n=3)
+    score = lambda c: difflib.SequenceMatcher(None, str(name), c).ratio()
+    close = [c for c in close if score(c) >= score(close[0]) - 0.1] if close else []
+    if close: return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
+    return f" (known: {', '.join(names)})" if listing else ''
