@@ -111,7 +111,9 @@ def cancel(self: VLLMBatchRunner, rec: dict, grace_s: float = 10.0) -> dict:
             try: os.killpg(s['pid'], sig)
             except ProcessLookupError: break
             t = time.time()
-            while time.time() - t < wait and ((p := self._procs.get(s['pid'])) is None or p.poll() is None) and group_alive(s['pid']): time.sleep(0.1)
+            while time.time() - t < wait and group_alive(s['pid']):   # until the whole group is gone (its launcher reaped), not just the launcher
+                if (p := self._procs.get(s['pid'])) is not None: p.poll()
+                time.sleep(0.1)
     return {'cancel_requested': True}
 
 @patch
