@@ -15,10 +15,10 @@ from .call_cache import TeacherCache
 from .batch_api import TERMINAL, BatchAPI, BatchAPIError, batch_line, read_result, split_lines
 from .vllm_batch import VLLMBatchRunner
 
-log = logging.getLogger('metamath_nb.batch_mode')
+_log = logging.getLogger('metamath_nb.batch_mode')   # private: one `log` in the docs (teacher's)
 
 # %% auto #0
-__all__ = ['log', 'batch_token', 'save_record', 'load_record', 'record_calls', 'batch_engine', 'record_engine', 'new_records',
+__all__ = ['batch_token', 'save_record', 'load_record', 'record_calls', 'batch_engine', 'record_engine', 'new_records',
            'submit_record', 'cancel_path', 'poll_record', 'collect', 'open_records', 'run_batches', 'batch_rows',
            'cancel_batches', 'batches_main']
 
@@ -94,7 +94,7 @@ def poll_record(eng, rec: dict) -> dict:
     if rec.get('status') == 'failed' and not rec.get('batch_id'): return rec
     if cancel_path(rec).exists(): rec['cancel_requested'] = True
     try: s = eng.poll(rec)
-    except BatchAPIError as e: log.warning("polling batch %s: %s (trying again)", rec['batch_id'], e); return rec
+    except BatchAPIError as e: _log.warning("polling batch %s: %s (trying again)", rec['batch_id'], e); return rec
     return save_record({**rec, **s})
 
 # %% ../nbs/03i_batch_mode.ipynb #b75123d6
@@ -160,7 +160,7 @@ def run_batches(teacher, requests, rjs, todo, done, fail, st, prompt_tokens=lamb
     todo, resumed = [t for t in todo if t[0] not in covered], len(recs)
     recs += new_records(_items(teacher, requests, rjs, todo, prompt_tokens, st), 0, eng.name, bc, bdir, base)
     for r in recs: teacher.cache.note_batch(r['token'], eng.name, r['path'])
-    if recs: log.info("teacher batch mode: %d batches (%d resumed) in %s", len(recs), resumed, bdir)
+    if recs: _log.info("teacher batch mode: %d batches (%d resumed) in %s", len(recs), resumed, bdir)
     bar = tqdm(total=sum(r['n'] for r in recs), desc=f'batches[{eng.name}]', disable=not teacher.progress, mininterval=0.5)
     try: _wait(teacher, eng, recs, job, done, fail, st, bar, bdir, base, t0)
     finally: bar.close()
@@ -189,7 +189,7 @@ def _wait(teacher, eng, recs, job, done, fail, st, bar, bdir, base, t0):
         bar.set_postfix_str(f"batches={len(recs)} " + ' '.join(f"{r.get('batch_id') or r['token'][:8]}:{r.get('status', r['state'])}" for r in recs[:3]), refresh=False)
         bar.update(finished + sum(r.get('completed', 0) + r.get('failed', 0) for r in recs) - bar.n)   # items finished, from the batch status
         if recs and bc.max_wait_s is not None and time.time() - t0 > bc.max_wait_s:
-            st.stop_reason = 'batch_wait'; log.warning("stopped waiting for %d batches after %.1f s (teacher.batch.max_wait_s); "
+            st.stop_reason = 'batch_wait'; _log.warning("stopped waiting for %d batches after %.1f s (teacher.batch.max_wait_s); "
                                                        "they run on, and the same command resumes them", len(recs), time.time() - t0); return
         if recs and not ended: time.sleep(bc.poll_s)
 
