@@ -332,7 +332,7 @@ def finetune(cfg: FinetuneConfig, rows, out_dir, seed: int = 42, callbacks=(), d
     set_seed(seed); device, t0 = device or train_device(), time.perf_counter()
     if str(device).startswith('cuda'): torch.cuda.reset_peak_memory_stats(device)
     if world_size() > 1: _start_distributed(device)
-    rows = load_sft_rows(cfg.data if rows is None else rows, cfg.types, data_dir)
+    rows = load_sft_rows(cfg.data if rows is None else rows, cfg.types, data_dir, seed)   # seed: a DataSource's subset is the run's draw
     args = training_args(cfg, out_dir, seed, device)  # before the model: DeepSpeed ZeRO-3 then loads it partitioned
     model, tok = load_for_training(cfg, device)
     (trainable, total), masters = count_params(model), trainable_dtypes(model)   # masters: before the trainer

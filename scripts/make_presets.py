@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write the params presets of the paper's appendix tables and scaling figures (issue 21): params/table4/, table8/,
-table9/, table10/, fig2/ and fig5/. Each written file is one complete run that a user can run alone
+table9/, table10/, fig2/, fig4/ and fig5/. Each written file is one complete run that a user can run alone
 (`metamath-nb reproduce params/fig2/llama2_7b_ansaug_20k.yaml`) or as a folder; this script is their single template,
 so a change of recipe is made here and the files rewritten: `.venv/bin/python scripts/make_presets.py` (then commit them;
 `--out DIR` writes them under another folder; tests/test_presets.py checks that params/ holds what the script writes)."""
@@ -127,6 +127,46 @@ def table10():
           + "study: table10\nseed: 42\nlabels: {table: table10, row: RFT-7B}\nstages: [finetune, evaluate]\n"
           + finetune('llama2_7b', f"{{source: {RFT_FILE}, answer_format: gsm8k, default_type: GSM_RFT}}") + evaluate(['drop', 'gsm8k', 'gsm8k_backward']))
 
+def fig4():
+    "Figure 4's accuracy half (and its diversity half in ansaug.yaml): LLaMA-2-7B on 80K AnsAug rows, then 20K of each augmentation added"
+    base = "    - {source: meta-math/MetaMathQA, types: [GSM_AnsAug]}   # the base: MetaMathQA's 80K GSM8K AnsAug rows, all of them"
+    head = ("# Figure 4 (diversity gain against accuracy gain): LLaMA-2-7B fully fine-tuned on {what}, evaluated on GSM8K.\n"
+            "# The accuracy gain of an augmentation is this run's GSM8K accuracy minus the base run's (params/fig4/base.yaml);\n"
+            "# the report pairs them through labels {{table: figure4, row: ...}}. Paper: base 59.6, gains {paper}.\n"
+            "# Written by scripts/make_presets.py: edit the script, not this file.\n")
+    paper = "AnsAug +0.1, Rephrasing +0.4, FOBAR +2.3, SV +2.6 (Pearson r 0.972 with the diversity gains)"
+    write('fig4', 'base', head.format(what="MetaMathQA's 80K GSM8K AnsAug rows alone (the base)", paper=paper)
+          + "study: fig4\nseed: 42\nlabels: {table: figure4, row: base}\nstages: [finetune, evaluate]\n"
+          + finetune('llama2_7b', "\n" + base).replace('data: \n', 'data:\n') + evaluate(['gsm8k']))
+    for aug, t in (('Rephrasing', 'GSM_Rephrased'), ('SV', 'GSM_SV'), ('FOBAR', 'GSM_FOBAR')):
+        write('fig4', aug.lower(), head.format(what=f"the base's 80K AnsAug rows plus 20K of MetaMathQA's {t} rows", paper=paper)
+              + "# The 20K are a seeded subset (seed 42) of the type's rows in file order: the same rows that ansaug.yaml's diversity\n"
+              "# stage measures (metamath_nb.data.seeded_subset draws both; tests/test_presets.py checks it).\n"
+              + f"study: fig4\nseed: 42\nlabels: {{table: figure4, row: {aug}}}\nstages: [finetune, evaluate]\n"
+              + finetune('llama2_7b', "\n" + base + f"\n    - {{source: meta-math/MetaMathQA, types: [{t}], limit: 20000}}").replace('data: \n', 'data:\n')
+              + evaluate(['gsm8k']))
+    write('fig4', 'ansaug', head.format(what="the base's 80K AnsAug rows plus 20K NEW AnsAug paths that this run synthesizes", paper=paper)
+          + "# MetaMathQA holds no AnsAug rows beyond the base's 80K, so the added 20K come from the teacher (the paper's\n"
+          "# gpt-3.5-turbo: new sampled chains of thought on the 7,473 GSM8K training questions, kept when the answer is right).\n"
+          "# Its diversity stage measures Figure 4's other half for all four augmentations at once: the gain of 20K rows of\n"
+          "# each type against the 80K AnsAug base, embedded by text-embedding-ada-002 as in the paper (one run, so the\n"
+          "# report's correlation pairs all four with the accuracy gains of the fig4 runs).\n"
+          "study: fig4\nseed: 42\nlabels: {table: figure4, row: AnsAug}\nstages: [synthesize, finetune, evaluate, diversity]\n"
+          "data:\n  seeds:\n    - {name: gsm8k, split: train}   # the 7,473 GSM8K training questions\n"
+          "teacher:\n  backend: openai\n  model: gpt-3.5-turbo             # the paper's teacher; any OpenAI-compatible server works (base_url, model)\n"
+          "  base_url: https://api.openai.com/v1\n  api_key_env: OPENAI_API_KEY\n  max_in_flight: 64\n"
+          "  prices: {gpt-3.5-turbo: {prompt: 0.5, completion: 1.5}}   # USD per million tokens: check your provider's price\n  budget_usd: 100\n"
+          "augment:\n  types: [AnsAug]\n  targets: {GSM_AnsAug: 20000}   # 20K new verified paths (sampling goes on in rounds until met)\n"
+          "  samples_per_seed: 4\n  n_shots: 8\n  temperature: 0.7\n  max_tokens: 512\n  max_rounds: 8\n"
+          "curate:\n  allow_missing_test_sets: false\n"
+          + finetune('llama2_7b', "\n" + base + "\n    - synthesis                     # this run's 20K new AnsAug rows").replace('data: \n', 'data:\n')
+          + evaluate(['gsm8k'])
+          + "diversity:\n  embedder:\n    backend: openai\n    model: text-embedding-ada-002   # the paper's embedder (1,536 dimensions)\n"
+          "    api_key_env: OPENAI_API_KEY\n    batch_size: 512\n"
+          "  base: ['metamathqa:GSM_AnsAug']    # the 80K base\n"
+          "  new: ['synthesis:GSM_AnsAug', 'metamathqa:GSM_Rephrased', 'metamathqa:GSM_SV', 'metamathqa:GSM_FOBAR']\n"
+          "  new_limit: 20000                 # 20K per type: the rows the fig4 fine-tunes add (same seed, same draw)\n")
+
 FULL = {'AnsAug': 80000, 'MetaMathQA': 240000}   # these points take every row of their types (no limit): Table 1's counts are rounded
 
 def fig2():
@@ -154,13 +194,13 @@ def fig5():
                                       f"    - {{source: {RFT_FILE}, answer_format: gsm8k, default_type: GSM_RFT}}").replace('data: \n', 'data:\n')
               + evaluate(['gsm8k']))
 
-FOLDERS = ('table4', 'table8', 'table9', 'table10', 'fig2', 'fig5')
+FOLDERS = ('table4', 'table8', 'table9', 'table10', 'fig2', 'fig4', 'fig5')
 
 def main(root=None) -> list:
     "Write every preset under `root` (default: params/); the paths written"
     global ROOT
     if root is not None: ROOT = Path(root)
-    for make in (table4, table8, table9, table10, fig2, fig5): make()
+    for make in (table4, table8, table9, table10, fig2, fig4, fig5): make()
     return sorted(p for d in FOLDERS for p in (ROOT/d).glob('*.yaml'))
 
 if __name__ == '__main__':
