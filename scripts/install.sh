@@ -6,8 +6,8 @@
 # The installer is uv (pinned below) where it can be had, else pip; both run the same commands in the same order, and
 # uv is given pip's own configuration (index, extra indexes, find-links, constraints, certificate: what
 # `pip config list` and the PIP_* variables say), with pip's way of choosing among indexes (the best version from any
-# of them), so both resolve to the same packages. pip compiles every module's bytecode as it installs; with uv, Python
-# compiles what is imported when it is first imported (see done_env). METAMATH_INSTALLER=pip forces pip.
+# of them), so both resolve to the same packages. uv compiles the bytecode as pip does (imports stay fast where
+# PYTHONDONTWRITEBYTECODE is set). METAMATH_INSTALLER=pip forces pip.
 set -euo pipefail
 PYTHON=${1:-python3}; VENV=${2:-.venv}; VLLM_VENV=${3:-.venv-vllm}
 UV_VERSION=0.13.9
@@ -90,7 +90,7 @@ if [ -n "$UV" ]; then
 fi
 
 # inst VENV ARGS...: install into that virtualenv; uninst VENV NAMES...: remove what is there of those packages;
-# done_env VENV: compile the bytecode where Python will not write it itself.
+# done_env VENV: compile the bytecode (pip does it as it installs; uv once, over the whole environment, at the end).
 inst() {
   local venv=$1; shift
   if [ -n "$UV" ]; then "$UV" pip install -q --python "$venv/bin/python" "${UV_ARGS[@]}" "$@"
@@ -101,14 +101,9 @@ uninst() {
   if [ -n "$UV" ]; then "$UV" pip uninstall -q --python "$venv/bin/python" "$@" 2>/dev/null || true
   else "$venv/bin/python" -m pip --disable-pip-version-check uninstall -q -y "$@" 2>/dev/null || true; fi
 }
-# Only where PYTHONDONTWRITEBYTECODE is set: otherwise Python writes the bytecode of what is imported the first time
-# it is imported, once, and nothing else is compiled (compiling the two environments whole takes 32 s and 24 s on 2 cores,
-# measured one after the other; most of it for modules that nothing imports).
 done_env() {
   local venv=$1
-  if [ -n "$UV" ] && [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then
-    "$venv/bin/python" -m compileall -q -j 0 "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
-  fi
+  if [ -n "$UV" ]; then "$venv/bin/python" -m compileall -q -j 0 "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true; fi
 }
 
 # ---------------------------------------------------------------- .venv: the project
