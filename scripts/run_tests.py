@@ -5,9 +5,9 @@
 2. Each notebook in nbs/ runs top to bottom in a fresh kernel (`nbdev-test nbs/X.ipynb`; one test per notebook; cells
    flagged `slow`/`gpu` are skipped unless TEST_FLAGS names them, e.g. TEST_FLAGS=slow), and each file of tests/ runs
    in its own pytest (one test per pytest item). Notebooks and test files are one queue, run TEST_JOBS at a time
-   (default: one more than the cores, 3 on the CI machine; NB_WORKERS is the older name), the longest first: the times of the last run
-   (.pytest_cache/test_times.json), else scripts/test_times.json. The order only changes how long the run takes;
-   every notebook and every test runs, and nothing stops early.
+   (default: one more than the cores, at most 6; 3 on the CI machine; NB_WORKERS is the older name), the longest
+   first: the times of the last run (.pytest_cache/test_times.json), else scripts/test_times.json. The order only
+   changes how long the run takes; every notebook and every test runs, and nothing stops early.
 3. The end: the slowest notebooks, test files and tests, then the counts.
 """
 import json, os, subprocess, sys, tempfile, threading, time
@@ -65,7 +65,8 @@ flags = os.environ.get('TEST_FLAGS', '')
 # One job more than the cores: a job spends part of its time waiting (a kernel or a vLLM server starting, a subprocess,
 # a poll), and a third job fills those gaps. Measured on the 2-core CI machine (every test, slow cells included): 2 at
 # a time 785 s, then 3 at a time 644 s (with two tests made cheaper in between, about 45 s of the difference at 2).
-slots = int(os.environ.get('TEST_JOBS') or os.environ.get('NB_WORKERS') or (os.cpu_count() or 2) + 1)
+# At most 6: a job may hold a vLLM server or a model in memory (peak 10 GiB with 3-4 jobs here).
+slots = int(os.environ.get('TEST_JOBS') or os.environ.get('NB_WORKERS') or min((os.cpu_count() or 2) + 1, 6))
 nbs = sorted(p for p in (root/'nbs').glob('*.ipynb') if not p.name.startswith('_'))
 test_files = sorted({*(root/'tests').rglob('test_*.py'), *(root/'tests').rglob('*_test.py')})
 tmp = Path(tempfile.mkdtemp(prefix='mmt'))    # short: kernels' IPC sockets live under pytest's tmp_path
