@@ -19,12 +19,13 @@ MODELS = {'llama2_7b': ('LLaMA-2-7B', 'meta-llama/Llama-2-7b-hf', '2.0e-5', 4),
 RFT_FILE = 'rft/rft_u13b.json'   # under the data folder: RFT-U13B (Yuan et al. 2023, OFA-Sys/gsm8k-ScRel), question/answer rows ending '#### N'
 
 def finetune(model, data, types=()):
-    "The paper's full fine-tuning recipe (train_math.py + run.sh) for `model` on `data` (a YAML value, already indented)"
+    "The paper's full fine-tuning recipe (train_math.py + run.sh) for `model` on `data` (a YAML value, or a list of YAML items)"
     _, hub, lr, bs = MODELS[model]
+    data = ''.join(f"\n    - {d}" for d in data) if isinstance(data, list) else f" {data}"
     return f"""finetune:
   trainer: full
   base_model: {hub}
-  data: {data}
+  data:{data}
   types: [{', '.join(types)}]
   max_length: 512
   learning_rate: {lr}
@@ -54,8 +55,8 @@ def write(folder, name, text):
 
 def k(n): return f'{n // 1000}k'
 
-def table4():
-    syn = """data:
+# The paper's synthesis set-up: the GSM8K training questions and gpt-3.5-turbo (Table 4's and Figure 4's synthesis)
+GSM8K_TEACHER = """data:
   seeds:
     - {name: gsm8k, split: train}   # the 7,473 GSM8K training questions
 teacher:
@@ -66,12 +67,14 @@ teacher:
   max_in_flight: 64
   prices: {gpt-3.5-turbo: {prompt: 0.5, completion: 1.5}}   # USD per million tokens: check your provider's price
   budget_usd: 100
-augment:
+"""
+CURATE = "curate:\n  allow_missing_test_sets: false\n"
+
+def table4():
+    syn = GSM8K_TEACHER + """augment:
   types: [AnsAug]
   samples_per_seed: 4              # four paths per question: its first wrong one goes to ansaug_incorrect.jsonl
-curate:
-  allow_missing_test_sets: false
-"""
+""" + CURATE
     head = "# Table 4 (Are incorrect answers helpful?): LLaMA-2-7B fully fine-tuned on 7,473 GSM8K paths, {what}.\n"
     write('table4', 'incorrect', head.format(what="one AnsAug path with a WRONG final answer per training question (paper: 43.6 on GSM8K)")
           + "# The synthesis keeps each question's first path that both verification rules reject apart, in\n"
@@ -129,7 +132,7 @@ def table10():
 
 def fig4():
     "Figure 4's accuracy half (and its diversity half in ansaug.yaml): LLaMA-2-7B on 80K AnsAug rows, then 20K of each augmentation added"
-    base = "    - {source: meta-math/MetaMathQA, types: [GSM_AnsAug]}   # the base: MetaMathQA's 80K GSM8K AnsAug rows, all of them"
+    base = "{source: meta-math/MetaMathQA, types: [GSM_AnsAug]}   # the base: MetaMathQA's 80K GSM8K AnsAug rows, all of them"
     head = ("# Figure 4 (diversity gain against accuracy gain): LLaMA-2-7B fully fine-tuned on {what}, evaluated on GSM8K.\n"
             "# The accuracy gain of an augmentation is this run's GSM8K accuracy minus the base run's (params/fig4/base.yaml);\n"
             "# the report pairs them through labels {{table: figure4, row: ...}}. Paper: base 59.6, gains {paper}.\n"
@@ -137,13 +140,13 @@ def fig4():
     paper = "AnsAug +0.1, Rephrasing +0.4, FOBAR +2.3, SV +2.6 (Pearson r 0.972 with the diversity gains)"
     write('fig4', 'base', head.format(what="MetaMathQA's 80K GSM8K AnsAug rows alone (the base)", paper=paper)
           + "study: fig4\nseed: 42\nlabels: {table: figure4, row: base}\nstages: [finetune, evaluate]\n"
-          + finetune('llama2_7b', "\n" + base).replace('data: \n', 'data:\n') + evaluate(['gsm8k']))
+          + finetune('llama2_7b', [base]) + evaluate(['gsm8k']))
     for aug, t in (('Rephrasing', 'GSM_Rephrased'), ('SV', 'GSM_SV'), ('FOBAR', 'GSM_FOBAR')):
         write('fig4', aug.lower(), head.format(what=f"the base's 80K AnsAug rows plus 20K of MetaMathQA's {t} rows", paper=paper)
               + "# The 20K are a seeded subset (seed 42) of the type's rows in file order: the same rows that ansaug.yaml's diversity\n"
               "# stage measures (metamath_nb.data.seeded_subset draws both; tests/test_presets.py checks it).\n"
               + f"study: fig4\nseed: 42\nlabels: {{table: figure4, row: {aug}}}\nstages: [finetune, evaluate]\n"
-              + finetune('llama2_7b', "\n" + base + f"\n    - {{source: meta-math/MetaMathQA, types: [{t}], limit: 20000}}").replace('data: \n', 'data:\n')
+              + finetune('llama2_7b', [base, f"{{source: meta-math/MetaMathQA, types: [{t}], limit: 20000}}"])
               + evaluate(['gsm8k']))
     write('fig4', 'ansaug', head.format(what="the base's 80K AnsAug rows plus 20K NEW AnsAug paths that this run synthesizes", paper=paper)
           + "# MetaMathQA holds no AnsAug rows beyond the base's 80K, so the added 20K come from the teacher (the paper's\n"
@@ -152,14 +155,11 @@ def fig4():
           "# each type against the 80K AnsAug base, embedded by text-embedding-ada-002 as in the paper (one run, so the\n"
           "# report's correlation pairs all four with the accuracy gains of the fig4 runs).\n"
           "study: fig4\nseed: 42\nlabels: {table: figure4, row: AnsAug}\nstages: [synthesize, finetune, evaluate, diversity]\n"
-          "data:\n  seeds:\n    - {name: gsm8k, split: train}   # the 7,473 GSM8K training questions\n"
-          "teacher:\n  backend: openai\n  model: gpt-3.5-turbo             # the paper's teacher; any OpenAI-compatible server works (base_url, model)\n"
-          "  base_url: https://api.openai.com/v1\n  api_key_env: OPENAI_API_KEY\n  max_in_flight: 64\n"
-          "  prices: {gpt-3.5-turbo: {prompt: 0.5, completion: 1.5}}   # USD per million tokens: check your provider's price\n  budget_usd: 100\n"
-          "augment:\n  types: [AnsAug]\n  targets: {GSM_AnsAug: 20000}   # 20K new verified paths (sampling goes on in rounds until met)\n"
+          + GSM8K_TEACHER
+          + "augment:\n  types: [AnsAug]\n  targets: {GSM_AnsAug: 20000}   # 20K new verified paths (sampling goes on in rounds until met)\n"
           "  samples_per_seed: 4\n  n_shots: 8\n  temperature: 0.7\n  max_tokens: 512\n  max_rounds: 8\n"
-          "curate:\n  allow_missing_test_sets: false\n"
-          + finetune('llama2_7b', "\n" + base + "\n    - synthesis                     # this run's 20K new AnsAug rows").replace('data: \n', 'data:\n')
+          + CURATE
+          + finetune('llama2_7b', [base, "synthesis                     # this run's 20K new AnsAug rows"])
           + evaluate(['gsm8k'])
           + "diversity:\n  embedder:\n    backend: openai\n    model: text-embedding-ada-002   # the paper's embedder (1,536 dimensions)\n"
           "    api_key_env: OPENAI_API_KEY\n    batch_size: 512\n"
@@ -190,8 +190,8 @@ def fig5():
               "# MetaMathQA series (params/fig2/llama2_7b_metamathqa_*.yaml: same seed, so the same subset).\n"
               "# Written by scripts/make_presets.py: edit the script, not this file.\n"
               f"study: fig5\nseed: 42\nlabels: {{figure: fig5, model: LLaMA-2-7B, series: MetaMathQA+RFT, size: '{n}'}}\nstages: [finetune, evaluate]\n"
-              + finetune('llama2_7b', f"\n    - {{source: meta-math/MetaMathQA, types: [{', '.join(GSM_TYPES)}], limit: {n}}}\n"
-                                      f"    - {{source: {RFT_FILE}, answer_format: gsm8k, default_type: GSM_RFT}}").replace('data: \n', 'data:\n')
+              + finetune('llama2_7b', [f"{{source: meta-math/MetaMathQA, types: [{', '.join(GSM_TYPES)}], limit: {n}}}",
+                                       f"{{source: {RFT_FILE}, answer_format: gsm8k, default_type: GSM_RFT}}"])
               + evaluate(['gsm8k']))
 
 FOLDERS = ('table4', 'table8', 'table9', 'table10', 'fig2', 'fig4', 'fig5')

@@ -32,7 +32,7 @@ def test_every_sweep_point_has_a_preset():
 def test_figure4_has_a_preset_per_row():
     "params/fig4: the base and one run per augmentation, labelled as the report pairs them (analysis_report.accuracy_gains)"
     from metamath_nb.vocabulary import AUG_NAMES
-    rows = {load_params(f).labels['row']: load_params(f) for f in (ROOT/'params'/'fig4').glob('*.yaml')}
+    rows = {c.labels['row']: c for c in map(load_params, (ROOT/'params'/'fig4').glob('*.yaml'))}
     assert set(rows) == {'base', *AUG_NAMES} and all(c.labels['table'] == 'figure4' for c in rows.values())
     div = [c for c in rows.values() if 'diversity' in c.stages]
     assert len(div) == 1 and len(div[0].diversity.new) == len(AUG_NAMES)   # one diversity run measures all four: one correlation
@@ -47,10 +47,10 @@ def test_figure4_fine_tunes_add_the_rows_the_diversity_stage_measures(tmp_path):
     rows = [{'query': f'q{i}', 'response': f'r{i}. The answer is: {i}', 'type': t, 'original_question': f'q{i}'}
             for i, t in enumerate(['GSM_AnsAug'] * 30 + ['GSM_Rephrased', 'GSM_SV'] * 25)]
     f.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    base = {(r['query'], r['response']) for r in load_sft_rows(str(f)) if r['type'] == 'GSM_AnsAug'}
     for seed in (42, 7):
         trained = load_sft_rows([DataSource(source=str(f), types=['GSM_AnsAug']), DataSource(source=str(f), types=['GSM_SV'], limit=6)], seed=seed)
-        base = [r for r in load_sft_rows(str(f)) if r['type'] == 'GSM_AnsAug']
-        groups, _ = analysis_rows([f'{f}:GSM_SV'], limit=6, seed=seed, exclude={(r['query'], r['response']) for r in base})
+        groups, _ = analysis_rows([f'{f}:GSM_SV'], limit=6, seed=seed, exclude=base)
         assert [r['query'] for r in trained[30:]] == [r['query'] for r in groups['GSM_SV']]
     assert [r['query'] for r in load_sft_rows(DataSource(source=str(f), types=['GSM_SV'], limit=6), seed=42)] != \
            [r['query'] for r in load_sft_rows(DataSource(source=str(f), types=['GSM_SV'], limit=6), seed=7)]   # the seed matters

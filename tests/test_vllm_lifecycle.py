@@ -7,25 +7,19 @@ that the test runner can run the two side by side).
 Skipped where no vLLM environment is found (`make install` sets up .venv-vllm); CI sets METAMATH_REQUIRE_VLLM=1,
 which turns that skip into a failure.
 """
-import inspect, json, os, signal, subprocess, sys, textwrap, threading, time
+import inspect, json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 
 import pytest
 
-from metamath_nb.vllm_server import VLLMFleet, VLLMServer, group_alive, port_free, vllm_available
+from metamath_nb.vllm_server import group_alive, port_free, vllm_available
 
 if not vllm_available():
     if os.environ.get('METAMATH_REQUIRE_VLLM'):
         raise RuntimeError("METAMATH_REQUIRE_VLLM is set but no vLLM environment was found (make install sets up .venv-vllm)")
     pytest.skip("no vLLM environment (make install sets up .venv-vllm)", allow_module_level=True)
 
-from metamath_nb.config import EvalConfig, TeacherConfig, VLLMConfig
-from metamath_nb.data import mini_seeds
-from metamath_nb.evaluate import evaluate, read_predictions
-from metamath_nb.models import load_model, smollm2_path, tiny_llama
-from metamath_nb.call_cache import TeacherCache
-from metamath_nb.gen_types import GenRequest
-from metamath_nb.teacher import make_teacher
+from metamath_nb.models import tiny_llama
 
 FP32 = dict(dtype='float32', enforce_eager=True, kv_cache_gib=1)
 
