@@ -4,13 +4,13 @@
 
 # %% ../nbs/03h_vllm_batch.ipynb #800c1f55
 from __future__ import annotations
-import json, os, re, signal, subprocess, tempfile, time
+import json, os, re, subprocess, tempfile
 from pathlib import Path
 from typing import Optional
 
 from fastcore.basics import patch
 from .config import VLLMConfig
-from .vllm_server import gpu_groups, group_alive, server_command, server_env, vllm_info, vllm_python
+from .vllm_server import gpu_groups, group_alive, server_command, stop_group, server_env, vllm_info, vllm_python
 
 # %% auto #0
 __all__ = ['runner_command', 'VLLMBatchRunner']
@@ -105,15 +105,8 @@ def results(self: VLLMBatchRunner, rec: dict) -> list[dict]:
 @patch
 def cancel(self: VLLMBatchRunner, rec: dict, grace_s: float = 10.0) -> dict:
     "Stop the runners of a batch (SIGTERM, SIGKILL after `grace_s`)"
-    for s in rec['shards']:
-        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-            if not group_alive(s['pid']): break
-            try: os.killpg(s['pid'], sig)
-            except ProcessLookupError: break
-            t = time.time()
-            while time.time() - t < wait and group_alive(s['pid']):   # until the whole group is gone (its launcher reaped), not just the launcher
-                if (p := self._procs.get(s['pid'])) is not None: p.poll()
-                time.sleep(0.1)
+    for s in rec['shards']:   # each runner's whole process group, its launcher reaped (poll), not just the launcher
+        stop_group(s['pid'], grace_s, 5.0, reap=p.poll if (p := self._procs.get(s['pid'])) is not None else None)
     return {'cancel_requested': True}
 
 @patch

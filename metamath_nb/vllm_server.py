@@ -120,7 +120,7 @@ def server_command(python, model, cfg: VLLMConfig, port: int, served_name=None, 
     return cmd + list(cfg.extra_args)
 
 # %% ../nbs/03b_vllm_server.ipynb #236f2b13
-_GROUP_ALIVE = r"""
+_PROCESS_GROUP = r"""
 def group_alive(pgid) -> bool:
     "True while a process of the process group `pgid` exists that is not a zombie (killed, its parent not yet reaped it)"
     if not pgid: return False
@@ -134,28 +134,32 @@ def group_alive(pgid) -> bool:
         state, _parent, pgrp = st[st.rindex(')') + 2:].split()[:3]
         if int(pgrp) == pgid and state not in 'ZX': return True
     return False
+
+def stop_group(pgid, grace: float, kill_wait: float = 10.0, reap=None) -> bool:
+    "SIGTERM to the process group `pgid`, SIGKILL if it outlives `grace` s; True once none of it is left (`reap`: called while waiting, e.g. a parent's poll)"
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, kill_wait)):
+        if not group_alive(pgid): return True
+        try: os.killpg(pgid, sig)
+        except ProcessLookupError: return True
+        t = time.time()
+        while time.time() - t < wait and group_alive(pgid):   # until the whole group is gone, not just its leader
+            if reap: reap()
+            time.sleep(0.1)
+    return not group_alive(pgid)
 """
-exec(_GROUP_ALIVE)   # one definition, used here and in the guardian process (which runs without importing this package)
+exec(_PROCESS_GROUP)   # one definition, used here and in the guardian process (which runs without importing this package)
 
 _GUARD = r"""
 import os, signal, subprocess, sys, time
-""" + _GROUP_ALIVE + r"""
+""" + _PROCESS_GROUP + r"""
 ppid, pidfile, grace, cmd = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4:]
 p = subprocess.Popen(cmd, start_new_session=True)   # the server and vLLM's engine processes: one process group
 with open(pidfile + '.tmp', 'w') as f: f.write(str(p.pid))
 os.replace(pidfile + '.tmp', pidfile)
-def alive():
-    p.poll()
-    return group_alive(p.pid)
 def stop(why='told to stop'):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(f"[guardian {time.strftime('%Y-%m-%dT%H:%M:%S%z')}] {why}: stopping the server's process group {p.pid}", flush=True)
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        try: os.killpg(p.pid, sig)
-        except ProcessLookupError: break
-        t = time.time()
-        while alive() and time.time() - t < wait: time.sleep(0.1)
-        if not alive(): break
+    stop_group(p.pid, grace, reap=p.poll)
     sys.exit(0)
 for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, lambda sig, _: stop(f'signal {sig}'))
 while True:
